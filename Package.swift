@@ -1,0 +1,32 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "certchain",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "certchain", targets: ["certchain"])
+    ],
+    targets: [
+        .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        .target(name: "CertChainCrypto", dependencies: ["COpenSSL"]),
+        .target(name: "CertChainModel", dependencies: ["CertChainCrypto"]),
+        .target(name: "CertChainLedger", dependencies: ["CertChainModel", "CertChainCrypto"]),
+        .target(name: "PBFT"),
+        .target(name: "CertChainStore", dependencies: ["CSQLite"]),
+        .target(name: "CertChainNet"),
+        .target(
+            name: "CertChainNode",
+            dependencies: ["CertChainCrypto", "CertChainModel", "CertChainLedger", "PBFT", "CertChainStore", "CertChainNet"]),
+        .executableTarget(name: "certchain", dependencies: ["CertChainNode"]),
+        .testTarget(name: "CertChainCryptoTests", dependencies: ["CertChainCrypto"]),
+        .testTarget(name: "CertChainModelTests", dependencies: ["CertChainModel"]),
+        .testTarget(name: "CertChainLedgerTests", dependencies: ["CertChainLedger", "CertChainModel"]),
+        .testTarget(name: "PBFTTests", dependencies: ["PBFT"]),
+        .testTarget(name: "CertChainStoreTests", dependencies: ["CertChainStore"]),
+        .testTarget(name: "CertChainNetTests", dependencies: ["CertChainNet"]),
+        .testTarget(name: "CertChainNodeTests", dependencies: ["CertChainNode"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

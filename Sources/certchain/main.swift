@@ -1,0 +1,2 @@
+import CertChainNode
+print("certchain")
