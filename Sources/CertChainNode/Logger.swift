@@ -1,0 +1,37 @@
+import Foundation
+
+/// Line-oriented log to standard error (a node's `node.log` when started by `testnet up`).
+public struct Logger: Sendable {
+    /// Severity of a line.
+    public enum Level: Int, Sendable, Comparable {
+        case debug, info, warn, error
+        /// Orders levels by severity.
+        public static func < (a: Level, b: Level) -> Bool { a.rawValue < b.rawValue }
+    }
+
+    /// Who is logging (the validator id).
+    public var label: String
+    /// Lines below this level are dropped.
+    public var minimumLevel: Level
+
+    /// A logger for `label` that prints lines at `minimumLevel` and above.
+    public init(label: String, minimumLevel: Level = .info) {
+        self.label = label
+        self.minimumLevel = minimumLevel
+    }
+
+    /// Logs at debug level.
+    public func debug(_ message: @autoclosure () -> String) { write(.debug, message) }
+    /// Logs at info level.
+    public func info(_ message: @autoclosure () -> String) { write(.info, message) }
+    /// Logs at warn level.
+    public func warn(_ message: @autoclosure () -> String) { write(.warn, message) }
+    /// Logs at error level.
+    public func error(_ message: @autoclosure () -> String) { write(.error, message) }
+
+    private func write(_ level: Level, _ message: () -> String) {
+        guard level >= minimumLevel else { return }
+        let stamp = ISO8601DateFormatter.string(from: Date(), timeZone: .gmt, formatOptions: [.withInternetDateTime, .withFractionalSeconds])
+        FileHandle.standardError.write(Data("\(stamp) \(level) [\(label)] \(message())\n".utf8))
+    }
+}

@@ -1,0 +1,87 @@
+import CertChainModel
+import Foundation
+
+/// Verified transactions waiting to be ordered, in arrival order (the order the primary proposes them).
+///
+/// Shared between HTTP threads (which admit) and the driver (which proposes and removes), so it has
+/// its own lock; every operation is O(1) amortized except `takeForProposal`, which is O(batch).
+final class Mempool: @unchecked Sendable {
+    /// Outcome of offering a transaction.
+    enum Admission: Equatable { case added, duplicate, full }
+
+    private struct Entry {
+        var transaction: SignedTransaction
+        var proposed: Bool
+    }
+
+    private let lock = NSLock()
+    private var entries: [[UInt8]: Entry] = [:]
+    private var order: [[UInt8]] = []
+    private var head = 0
+    let capacity: Int
+
+    init(capacity: Int) { self.capacity = capacity }
+
+    var count: Int { lock.withLock { entries.count } }
+
+    func contains(_ id: [UInt8]) -> Bool { lock.withLock { entries[id] != nil } }
+
+    func insert(_ transaction: SignedTransaction, id: [UInt8]) -> Admission {
+        lock.withLock {
+            if entries[id] != nil { return .duplicate }
+            if entries.count >= capacity { return .full }
+            entries[id] = Entry(transaction: transaction, proposed: false)
+            order.append(id)
+            return .added
+        }
+    }
+
+    /// The oldest transactions not yet proposed, at most `countMax`, marked as proposed.
+    func takeForProposal(countMax: Int) -> [(id: [UInt8], transaction: SignedTransaction)] {
+        lock.withLock {
+            var batch: [(id: [UInt8], transaction: SignedTransaction)] = []
+            var index = head
+            while index < order.count && batch.count < countMax {
+                let id = order[index]
+                if var entry = entries[id], !entry.proposed {
+                    entry.proposed = true
+                    entries[id] = entry
+                    batch.append((id, entry.transaction))
+                }
+                index += 1
+            }
+            return batch
+        }
+    }
+
+    /// Whether some transaction is waiting to be proposed.
+    var hasUnproposed: Bool {
+        lock.withLock {
+            var index = head
+            while index < order.count {
+                if let entry = entries[order[index]], !entry.proposed { return true }
+                index += 1
+            }
+            return false
+        }
+    }
+
+    /// Makes transactions proposable again (their proposal did not commit).
+    func unpropose(_ ids: [[UInt8]]) {
+        lock.withLock {
+            for id in ids { entries[id]?.proposed = false }
+        }
+    }
+
+    /// Drops transactions that were committed.
+    func remove(_ ids: [[UInt8]]) {
+        lock.withLock {
+            for id in ids { entries[id] = nil }
+            while head < order.count && entries[order[head]] == nil { head += 1 }
+            if head > 4096 && head * 2 > order.count {
+                order.removeFirst(head)
+                head = 0
+            }
+        }
+    }
+}
