@@ -1,2 +1,339 @@
+import CertChainCrypto
+import CertChainModel
+import CertChainNet
 import CertChainNode
-print("certchain")
+import Dispatch
+import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+let usage = """
+    certchain — a permissioned PBFT chain for 《代理出口货物证明》 (Certificate of Agency Export of Goods)
+
+    usage:
+      certchain keys generate [--suite sm2-sm3|ed25519-sha256] [--out FILE.pem]
+      certchain genesis create --dir DIR [--template genesis/template.json] [--reference reference.json]
+                               [--validators 4] [--suite sm2-sm3|ed25519-sha256] [--base-port P]
+      certchain node --genesis genesis.json --id node0 --key node0.pem --data DIR [--log-level info]
+      certchain testnet up --dir DIR [--validators 4] [--suite S] [--template FILE] [--reference FILE] [--base-port P]
+      certchain testnet down --dir DIR
+      certchain testnet status --dir DIR
+      certchain testnet start --dir DIR [--node I]        (re)start stopped validators
+      certchain testnet stop --dir DIR --node I [--kill]   stop one validator (SIGTERM, or SIGKILL)
+      certchain replay WORKLOAD_DIR --api URL[,URL…] [--keys DIR] [--report FILE.json] [--limit N]
+      certchain submit --api URL --key FILE.pem --signer org:ID|ent:TAXID --kind KIND --body JSON|@FILE
+                       [--effective-date YYYY-MM-DD] [--nonce N] [--chain-id ID]
+      certchain status --api URL
+      certchain certificate NUMBER --api URL [--json]     the certificate as printed on the paper form
+      certchain history NUMBER --api URL [--json]         every transaction that touched it
+      certchain tx HASH --api URL
+      certchain block HEIGHT --api URL
+
+    """
+
+/// Command-line failure: printed as `certchain: message`, exit status 1 (2 for usage errors).
+struct CLIError: Error, CustomStringConvertible {
+    var description: String
+    var usage = false
+}
+
+/// `--name value` options and positional arguments.
+struct Arguments {
+    var positional: [String] = []
+    var options: [String: String] = [:]
+    var flags: Set<String> = []
+    static let flagNames: Set<String> = ["json", "kill", "quiet-urls"]
+
+    init(_ arguments: ArraySlice<String>) throws {
+        var iterator = arguments.makeIterator()
+        while let argument = iterator.next() {
+            if argument.hasPrefix("--") {
+                let name = String(argument.dropFirst(2))
+                if Self.flagNames.contains(name) {
+                    flags.insert(name)
+                } else {
+                    guard let value = iterator.next() else { throw CLIError(description: "--\(name) needs a value", usage: true) }
+                    options[name] = value
+                }
+            } else {
+                positional.append(argument)
+            }
+        }
+    }
+
+    func required(_ name: String) throws -> String {
+        guard let value = options[name] else { throw CLIError(description: "--\(name) is required", usage: true) }
+        return value
+    }
+
+    func int(_ name: String, default value: Int) throws -> Int {
+        guard let text = options[name] else { return value }
+        guard let number = Int(text) else { throw CLIError(description: "--\(name) must be a whole number", usage: true) }
+        return number
+    }
+
+    func suite() throws -> SignatureSuite {
+        let text = options["suite"] ?? "sm2-sm3"
+        guard let suite = SignatureSuite(rawValue: text) else {
+            throw CLIError(description: "unknown suite \(text): use sm2-sm3 or ed25519-sha256", usage: true)
+        }
+        return suite
+    }
+}
+
+func readFile(_ path: String) throws -> String {
+    guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw CLIError(description: "cannot read \(path)") }
+    return text
+}
+
+func client(_ arguments: Arguments) throws -> HTTPClient {
+    let url = try arguments.required("api").split(separator: ",").first.map(String.init) ?? ""
+    return try HTTPClient(url: url)
+}
+
+/// GET that returns the body, or throws with the API's error message.
+func get(_ client: HTTPClient, _ path: String) throws -> [UInt8] {
+    let response = try client.request("GET", path)
+    guard response.status == 200 else {
+        throw CLIError(description: "GET \(path): HTTP \(response.status) \(String(decoding: response.body, as: UTF8.self))")
+    }
+    return response.body
+}
+
+func printJSON(_ bytes: [UInt8]) {
+    if let object = try? JSONSerialization.jsonObject(with: Data(bytes)),
+        let pretty = try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+    {
+        print(String(decoding: pretty, as: UTF8.self))
+    } else {
+        print(String(decoding: bytes, as: UTF8.self))
+    }
+}
+
+// MARK: - Commands
+
+func keysCommand(_ arguments: Arguments) throws {
+    guard arguments.positional.first == "generate" else { throw CLIError(description: "keys: use `keys generate`", usage: true) }
+    let key = try PrivateKey.generate(suite: try arguments.suite())
+    if let out = arguments.options["out"] {
+        guard FileManager.default.createFile(atPath: out, contents: Data(key.pem.utf8), attributes: [.posixPermissions: 0o600]) else {
+            throw CLIError(description: "cannot write \(out)")
+        }
+        print(key.publicKey.hex)
+    } else {
+        print(key.pem, terminator: "")
+        FileHandle.standardError.write(Data("public key: \(key.publicKey.hex)\n".utf8))
+    }
+}
+
+func createOptions(_ arguments: Arguments) throws -> Testnet.CreateOptions {
+    var options = Testnet.CreateOptions(
+        templatePath: arguments.options["template"] ?? "genesis/template.json", referencePath: arguments.options["reference"])
+    options.validators = try arguments.int("validators", default: 4)
+    options.suite = try arguments.suite()
+    if let base = arguments.options["base-port"] {
+        guard let port = UInt16(base), port > 0, port < 65000 else { throw CLIError(description: "--base-port must be a port number", usage: true) }
+        options.basePort = port
+    }
+    return options
+}
+
+func genesisCommand(_ arguments: Arguments) throws {
+    guard arguments.positional.first == "create" else { throw CLIError(description: "genesis: use `genesis create`", usage: true) }
+    let testnet = Testnet(directory: try arguments.required("dir"))
+    let genesis = try testnet.create(try createOptions(arguments))
+    print("wrote \(testnet.genesisPath) (chain \(genesis.chainId), \(genesis.validators.count) validators) and keys in \(testnet.keysDirectory)/")
+}
+
+func nodeCommand(_ arguments: Arguments) throws -> Never {
+    let genesisPath = try arguments.required("genesis")
+    let genesis: Genesis
+    do {
+        genesis = try JSONDecoder().decode(Genesis.self, from: Data(readFile(genesisPath).utf8))
+    } catch let error as CLIError {
+        throw error
+    } catch {
+        throw CLIError(description: "\(genesisPath) is not a valid genesis: \(error)")
+    }
+    let id = try arguments.required("id")
+    let key = try PrivateKey(pem: try readFile(try arguments.required("key")))
+    let level: Logger.Level = ["debug": .debug, "warn": .warn, "error": .error][arguments.options["log-level"] ?? "info"] ?? .info
+    let logger = Logger(label: id, minimumLevel: level)
+    signal(SIGPIPE, SIG_IGN)
+    let node = try Node(options: NodeOptions(genesis: genesis, validatorId: id, nodeKey: key, dataDirectory: try arguments.required("data")), logger: logger)
+    try node.start()
+    let signalQueue = DispatchQueue(label: "certchain.signals")
+    var sources: [DispatchSourceSignal] = []
+    for signalNumber in [SIGTERM, SIGINT] {
+        signal(signalNumber, SIG_IGN)
+        let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: signalQueue)
+        source.setEventHandler {
+            logger.info("signal \(signalNumber): stopping")
+            node.stop()
+            logger.info("stopped cleanly")
+            exit(0)
+        }
+        source.resume()
+        sources.append(source)
+    }
+    withExtendedLifetime(sources) { dispatchMain() }
+}
+
+func testnetCommand(_ arguments: Arguments) throws {
+    let testnet = Testnet(directory: try arguments.required("dir"))
+    let executable = currentExecutablePath()
+    switch arguments.positional.first {
+    case "up":
+        if FileManager.default.fileExists(atPath: testnet.genesisPath) {
+            throw CLIError(description: "\(testnet.directory) already holds a testnet: `testnet start` restarts it, or remove the folder")
+        }
+        let genesis = try testnet.create(try createOptions(arguments))
+        for index in genesis.validators.indices { try testnet.startNode(index, executable: executable) }
+        try waitServing(testnet, genesis)
+        let urls = genesis.validators.map { "http://\($0.apiAddress)" }
+        if arguments.flags.contains("quiet-urls") {
+            print(urls.joined(separator: ","))
+        } else {
+            for (validator, url) in zip(genesis.validators, urls) {
+                print("\(validator.id) (\(validator.organization))  \(url)  pid \(testnet.runningPid(genesis.validators.firstIndex { $0.id == validator.id }!) ?? 0)")
+            }
+            print("keys: \(testnet.keysDirectory)/   stop with: certchain testnet down --dir \(testnet.directory)")
+        }
+    case "start":
+        let genesis = try testnet.loadGenesis()
+        let indices = try arguments.options["node"].map { [try arguments.int("node", default: 0)] } ?? Array(genesis.validators.indices)
+        for index in indices where testnet.runningPid(index) == nil { try testnet.startNode(index, executable: executable) }
+        try waitServing(testnet, genesis, only: indices)
+        print(indices.map { "node\($0) http://\(genesis.validators[$0].apiAddress)" }.joined(separator: "\n"))
+    case "stop":
+        let index = try arguments.int("node", default: -1)
+        guard index >= 0 else { throw CLIError(description: "--node I is required", usage: true) }
+        if arguments.flags.contains("kill") {
+            testnet.signalNode(index, SIGKILL)
+        } else {
+            testnet.stopNode(index)
+        }
+    case "down":
+        let genesis = try testnet.loadGenesis()
+        for index in genesis.validators.indices { testnet.stopNode(index) }
+        print("stopped \(genesis.validators.count) validators; data left in \(testnet.directory)/node*/")
+    case "status":
+        let genesis = try testnet.loadGenesis()
+        for (index, validator) in genesis.validators.enumerated() {
+            let running = testnet.runningPid(index).map { "pid \($0)" } ?? "stopped"
+            var line = "\(validator.id) (\(validator.organization)) http://\(validator.apiAddress) \(running)"
+            if let client = try? HTTPClient(url: "http://\(validator.apiAddress)", timeoutSeconds: 2), let body = try? get(client, "/v1/status"),
+                let status = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any]
+            {
+                line += "  height \(status["height"] ?? "?") view \(status["view"] ?? "?") primary \(status["primary"] ?? "?")"
+            }
+            print(line)
+        }
+    default:
+        throw CLIError(description: "testnet: use up, down, status, start or stop", usage: true)
+    }
+}
+
+func waitServing(_ testnet: Testnet, _ genesis: Genesis, only: [Int]? = nil) throws {
+    for index in only ?? Array(genesis.validators.indices) {
+        guard testnet.waitUntilServing(index, apiAddress: genesis.validators[index].apiAddress, timeoutSeconds: 60) else {
+            throw CLIError(description: "node\(index) did not start; see \(testnet.nodeDirectory(index))/node.log")
+        }
+    }
+}
+
+func replayCommand(_ arguments: Arguments) throws -> Int32 {
+    guard let workload = arguments.positional.first else { throw CLIError(description: "replay: WORKLOAD_DIR is required", usage: true) }
+    let urls = try arguments.required("api").split(separator: ",").map(String.init)
+    let keys = arguments.options["keys"] ?? "demo-network/keys"
+    var options = WorkloadReplay.Options(workloadDirectory: workload, apiURLs: urls, keysDirectory: keys)
+    if arguments.options["limit"] != nil { options.limit = try arguments.int("limit", default: 0) }
+    let summary = try WorkloadReplay(options: options).run()
+    print(ReplayReport.text(summary))
+    if let report = arguments.options["report"] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        try encoder.encode(summary).write(to: URL(fileURLWithPath: report))
+        print("summary written to \(report)")
+    }
+    return summary.mismatches == 0 && summary.stateMatchesExpected && summary.nodesAgree ? 0 : 1
+}
+
+func submitCommand(_ arguments: Arguments) throws {
+    let api = try client(arguments)
+    let key = try PrivateKey(pem: try readFile(try arguments.required("key")))
+    var bodyText = try arguments.required("body")
+    if bodyText.hasPrefix("@") { bodyText = try readFile(String(bodyText.dropFirst())) }
+    guard let body = try? JSONSerialization.jsonObject(with: Data(bodyText.utf8)) as? [String: Any] else {
+        throw CLIError(description: "--body must be a JSON object (or @file holding one)")
+    }
+    var chainId = arguments.options["chain-id"]
+    if chainId == nil, let status = try? JSONSerialization.jsonObject(with: Data(get(api, "/v1/status"))) as? [String: Any] {
+        chainId = status["chainId"] as? String
+    }
+    let today = BlockDate.string(timestampMs: Int64(Date().timeIntervalSince1970 * 1000))
+    let unsigned: [String: Any] = [
+        "chainId": chainId ?? "", "kind": try arguments.required("kind"), "signer": try arguments.required("signer"),
+        "nonce": try arguments.int("nonce", default: Int(Date().timeIntervalSince1970 * 1000)),
+        "effectiveDate": arguments.options["effective-date"] ?? today, "body": body,
+    ]
+    let transaction: Transaction
+    do {
+        transaction = try JSONDecoder().decode(Transaction.self, from: JSONSerialization.data(withJSONObject: unsigned))
+    } catch {
+        throw CLIError(description: "not a valid transaction: \(error)")
+    }
+    let signed = SignedTransaction(transaction: transaction, signature: try key.sign(transaction.signingBytes))
+    let response = try api.request("POST", "/v1/transactions", body: Array(try JSONEncoder().encode(signed)), headers: [("Content-Type", "application/json")])
+    printJSON(response.body)
+    guard response.status < 300 else { throw CLIError(description: "refused (HTTP \(response.status))") }
+}
+
+func run() throws -> Int32 {
+    let all = CommandLine.arguments
+    guard all.count >= 2 else {
+        print(usage, terminator: "")
+        return 2
+    }
+    let arguments = try Arguments(all.dropFirst(2))
+    switch all[1] {
+    case "keys": try keysCommand(arguments)
+    case "genesis": try genesisCommand(arguments)
+    case "node": try nodeCommand(arguments)
+    case "testnet": try testnetCommand(arguments)
+    case "replay": return try replayCommand(arguments)
+    case "submit": try submitCommand(arguments)
+    case "status": printJSON(try get(try client(arguments), "/v1/status"))
+    case "certificate", "history", "tx", "block":
+        guard let key = arguments.positional.first else { throw CLIError(description: "\(all[1]) needs an argument", usage: true) }
+        let api = try client(arguments)
+        switch all[1] {
+        case "certificate":
+            let body = try get(api, "/v1/certificates/\(key)")
+            if arguments.flags.contains("json") { printJSON(body) } else { print(try PaperForm.render(certificateJSON: body)) }
+        case "history":
+            let body = try get(api, "/v1/certificates/\(key)/history")
+            if arguments.flags.contains("json") { printJSON(body) } else { print(try PaperForm.renderHistory(body)) }
+        case "tx": printJSON(try get(api, "/v1/transactions/\(key)"))
+        default: printJSON(try get(api, "/v1/blocks/\(key)"))
+        }
+    case "help", "--help", "-h":
+        print(usage, terminator: "")
+    default:
+        throw CLIError(description: "unknown command \(all[1])", usage: true)
+    }
+    return 0
+}
+
+do {
+    exit(try run())
+} catch let error as CLIError {
+    FileHandle.standardError.write(Data("certchain: \(error.description)\n".utf8))
+    if error.usage { FileHandle.standardError.write(Data(usage.utf8)) }
+    exit(error.usage ? 2 : 1)
+} catch {
+    FileHandle.standardError.write(Data("certchain: \(error)\n".utf8))
+    exit(1)
+}

@@ -1,0 +1,298 @@
+import CertChainCrypto
+import CertChainLedger
+import CertChainModel
+import CertChainNet
+import CertChainStore
+import Foundation
+
+/// Limits of the HTTP API.
+public enum APILimits {
+    /// Largest request body accepted (a transaction is a few KB; 99 lines stay far below this).
+    public static let bodyBytesMax = 256 << 10
+}
+
+/// Reads ledger state straight from the store's reader connections (for HTTP threads).
+struct StoreStateReader: StateReader {
+    let store: ChainStore
+    func value(forKey key: String) -> [UInt8]? { (try? store.stateValue(key: key)) ?? nil }
+}
+
+/// Result of offering a transaction to this node.
+enum AdmissionResult {
+    case accepted(id: [UInt8], status: String)
+    case refused(status: Int, code: String, message: String)
+}
+
+extension Node {
+    /// Routes one HTTP request (SPEC section 7); runs on the server's connection thread.
+    func handle(_ request: HTTPRequest) -> HTTPResponse {
+        let parts = request.path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
+        switch (request.method, parts.count) {
+        case ("GET", 2) where parts == ["v1", "status"]: return status()
+        case ("GET", 2) where parts == ["v1", "stats"]: return json(200, Ledger.statistics(in: StoreStateReader(store: store)))
+        case ("GET", 1) where parts == ["metrics"]: return metrics()
+        case ("POST", 2) where parts == ["v1", "transactions"]: return submit(request.body)
+        case ("GET", 3) where parts[0] == "v1" && parts[1] == "transactions": return transaction(parts[2])
+        case ("GET", 3) where parts[0] == "v1" && parts[1] == "blocks": return block(parts[2], withReceipts: request.query["receipts"] == "true")
+        case ("GET", 3) where parts[0] == "v1" && parts[1] == "certificates":
+            return found(Ledger.certificate(number: parts[2], in: reader), what: "certificate \(parts[2])", code: "certificate-not-found")
+        case ("GET", 4) where parts[0] == "v1" && parts[1] == "certificates" && parts[3] == "history":
+            guard Ledger.certificate(number: parts[2], in: reader) != nil else {
+                return .error(404, code: "certificate-not-found", message: "no certificate \(parts[2]) on this chain")
+            }
+            return json(200, HistoryResponse(certificateNumber: parts[2], entries: Ledger.history(certificateNumber: parts[2], in: reader)))
+        case ("GET", 3) where parts[0] == "v1" && parts[1] == "applications":
+            return found(Ledger.application(id: parts[2], in: reader), what: "application \(parts[2])", code: "application-not-found")
+        case ("GET", 3) where parts[0] == "v1" && parts[1] == "claims":
+            return found(Ledger.claim(id: parts[2], in: reader), what: "claim \(parts[2])", code: "claim-not-found")
+        case ("GET", 3) where parts[0] == "v1" && parts[1] == "declarations":
+            return found(Ledger.declaration(number: parts[2], in: reader), what: "declaration \(parts[2])", code: "declaration-not-found")
+        case ("GET", 3) where parts[0] == "v1" && parts[1] == "enterprises":
+            return found(Ledger.enterprise(taxId: parts[2], in: reader), what: "enterprise \(parts[2])", code: "enterprise-not-found")
+        default:
+            if ["GET", "POST"].contains(request.method) {
+                return .error(404, code: "not-found", message: "no such endpoint: \(request.method) \(request.path)")
+            }
+            return .error(405, code: "method-not-allowed", message: "\(request.method) is not supported")
+        }
+    }
+
+    var reader: StoreStateReader { StoreStateReader(store: store) }
+
+    func json<T: Encodable>(_ status: Int, _ value: T) -> HTTPResponse {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        guard let data = try? encoder.encode(value) else {
+            return .error(500, code: "internal", message: "could not encode the response")
+        }
+        return .json(status, Array(data))
+    }
+
+    func found<T: Encodable>(_ value: T?, what: String, code: String) -> HTTPResponse {
+        guard let value else { return .error(404, code: code, message: "no \(what) on this chain") }
+        return json(200, value)
+    }
+
+    func status() -> HTTPResponse {
+        let snap = snapshot
+        let me = validators[selfIndex]
+        return json(
+            200,
+            StatusResponse(
+                chainId: genesis.chainId, nodeId: me.id, organization: me.organization, suite: suite.rawValue,
+                genesisHash: Hex.encode(genesis.hash()), view: snap.view, primary: validators[snap.primary].id,
+                height: snap.height, lastBlockHash: Hex.encode(snap.lastBlockHash),
+                validators: validators.map { .init(id: $0.id, organization: $0.organization, apiAddress: $0.apiAddress) },
+                peersConnected: transport?.connectedPeers().sorted() ?? [], mempool: mempool.count,
+                committedTransactions: snap.committedTransactions))
+    }
+
+    func metrics() -> HTTPResponse {
+        let snap = snapshot
+        let me = validators[selfIndex].id
+        let text = """
+            # HELP certchain_height Height of the last committed block.
+            # TYPE certchain_height gauge
+            certchain_height{node="\(me)"} \(snap.height)
+            # HELP certchain_view Current PBFT view.
+            # TYPE certchain_view gauge
+            certchain_view{node="\(me)"} \(snap.view)
+            # HELP certchain_mempool_transactions Verified transactions waiting to be ordered.
+            # TYPE certchain_mempool_transactions gauge
+            certchain_mempool_transactions{node="\(me)"} \(mempool.count)
+            # HELP certchain_committed_transactions_total Transactions committed since this process started.
+            # TYPE certchain_committed_transactions_total counter
+            certchain_committed_transactions_total{node="\(me)"} \(snap.committedTransactions)
+            # HELP certchain_synced_blocks_total Blocks obtained by state transfer since this process started.
+            # TYPE certchain_synced_blocks_total counter
+            certchain_synced_blocks_total{node="\(me)"} \(snap.syncedBlocks)
+
+            """
+        return HTTPResponse(status: 200, headers: [("Content-Type", "text/plain; version=0.0.4")], body: Array(text.utf8))
+    }
+
+    func submit(_ body: [UInt8]) -> HTTPResponse {
+        let transaction: SignedTransaction
+        do {
+            transaction = try JSONDecoder().decode(SignedTransaction.self, from: Data(body))
+        } catch {
+            return .error(400, code: "invalid-transaction", message: "the body is not a signed transaction: \(describe(error))")
+        }
+        switch admit(transaction) {
+        case .accepted(let id, let status):
+            return json(status == "committed" ? 200 : 202, SubmitResponse(txHash: Hex.encode(id), status: status))
+        case .refused(let status, let code, let message):
+            return .error(status, code: code, message: message)
+        }
+    }
+
+    /// Checks chain, signer and signature, then queues the transaction (forwarding it to the primary).
+    func admit(_ transaction: SignedTransaction) -> AdmissionResult {
+        let id = transaction.id(hashAlgorithm)
+        if (try? store.transactionLocation(hash: id)) ?? nil != nil { return .accepted(id: id, status: "committed") }
+        if mempool.contains(id) { return .accepted(id: id, status: "pending") }
+        guard transaction.transaction.chainId == genesis.chainId else {
+            return .refused(status: 400, code: "wrong-chain", message: "chainId \(transaction.transaction.chainId) is not this chain (\(genesis.chainId))")
+        }
+        guard let hex = Ledger.publicKeyHex(forSigner: transaction.transaction.signer, genesis: genesis, in: reader),
+            let key = keyCache.key(suite: suite, hex: hex)
+        else {
+            return .refused(
+                status: 403, code: "unknown-signer",
+                message: "signer \(transaction.transaction.signer) is neither an organization in genesis nor a registered enterprise")
+        }
+        guard key.verify(signature: transaction.signature, message: transaction.transaction.signingBytes) else {
+            return .refused(status: 401, code: "bad-signature", message: "the signature does not verify with \(transaction.transaction.signer)'s key")
+        }
+        switch mempool.insert(transaction, id: id) {
+        case .duplicate: return .accepted(id: id, status: "pending")
+        case .full: return .refused(status: 503, code: "mempool-full", message: "too many pending transactions; retry shortly")
+        case .added:
+            let primary = snapshot.primary
+            if primary != selfIndex {
+                transport?.send(to: validators[primary].id, PeerMessage.transaction(transaction.encode()).encode())
+            }
+            return .accepted(id: id, status: "pending")
+        }
+    }
+
+    func transaction(_ hashText: String) -> HTTPResponse {
+        guard let id = Hex.decode(hashText), id.count == hashAlgorithm.digestBytes else {
+            return .error(400, code: "invalid-hash", message: "\(hashText) is not a \(hashAlgorithm.digestBytes)-byte hex hash")
+        }
+        if let location = (try? store.transactionLocation(hash: id)) ?? nil,
+            let receiptBytes = (try? store.receiptBytes(txHash: id)) ?? nil,
+            let receipt = try? Receipt.decode(receiptBytes)
+        {
+            return json(
+                200,
+                TransactionStatusResponse(txHash: hashText.lowercased(), status: "committed", height: location.height, index: location.index, receipt: receipt))
+        }
+        if mempool.contains(id) {
+            return json(200, TransactionStatusResponse(txHash: hashText.lowercased(), status: "pending", height: nil, index: nil, receipt: nil))
+        }
+        return .error(404, code: "transaction-not-found", message: "transaction \(hashText) is neither committed nor pending here")
+    }
+
+    func block(_ heightText: String, withReceipts: Bool) -> HTTPResponse {
+        guard let height = UInt64(heightText), height >= 1 else {
+            return .error(400, code: "invalid-height", message: "\(heightText) is not a block height (1, 2, …)")
+        }
+        guard let bytes = (try? store.blockBytes(height: height)) ?? nil, let block = try? Block.decode(bytes),
+            let certificateBytes = (try? store.certificateBytes(height: height)) ?? nil,
+            let certificate = try? CommitCertificate.decode(certificateBytes)
+        else {
+            return .error(404, code: "block-not-found", message: "no block \(height) here (height is \(snapshot.height))")
+        }
+        let ids = block.transactions.map { $0.id(hashAlgorithm) }
+        var receipts: [Receipt]?
+        if withReceipts {
+            receipts = ids.compactMap { id in ((try? store.receiptBytes(txHash: id)) ?? nil).flatMap { try? Receipt.decode($0) } }
+        }
+        return json(
+            200,
+            BlockResponse(
+                hash: Hex.encode(block.header.hash(hashAlgorithm)), header: HeaderJSON(block.header),
+                transactions: ids.map(Hex.encode), commitCertificate: CertificateJSON(certificate), receipts: receipts))
+    }
+}
+
+func describe(_ error: Error) -> String {
+    switch error {
+    case DecodingError.keyNotFound(let key, let context):
+        return "missing field \((context.codingPath + [key]).map(\.stringValue).joined(separator: "."))"
+    case DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context):
+        return "wrong type at \(context.codingPath.map(\.stringValue).joined(separator: ".")): \(context.debugDescription)"
+    case DecodingError.dataCorrupted(let context):
+        return context.debugDescription
+    default:
+        return "\(error)"
+    }
+}
+
+/// `GET /v1/status`.
+struct StatusResponse: Codable {
+    struct ValidatorInfo: Codable { var id: String; var organization: String; var apiAddress: String }
+    var chainId: String
+    var nodeId: String
+    var organization: String
+    var suite: String
+    var genesisHash: String
+    var view: UInt64
+    var primary: String
+    var height: UInt64
+    var lastBlockHash: String
+    var validators: [ValidatorInfo]
+    var peersConnected: [String]
+    var mempool: Int
+    var committedTransactions: UInt64
+}
+
+/// `POST /v1/transactions`.
+struct SubmitResponse: Codable {
+    var txHash: String
+    var status: String
+}
+
+/// `GET /v1/transactions/{hash}`.
+struct TransactionStatusResponse: Codable {
+    var txHash: String
+    var status: String
+    var height: UInt64?
+    var index: Int?
+    var receipt: Receipt?
+}
+
+/// `GET /v1/certificates/{number}/history`.
+struct HistoryResponse: Codable {
+    var certificateNumber: String
+    var entries: [HistoryEntry]
+}
+
+/// A block header as JSON (hashes in hex).
+struct HeaderJSON: Codable {
+    var chainId: String
+    var height: UInt64
+    var previousHash: String
+    var timestampMs: Int64
+    var view: UInt64
+    var proposer: String
+    var txRoot: String
+    var receiptRoot: String
+    var stateRoot: String
+
+    init(_ header: BlockHeader) {
+        chainId = header.chainId
+        height = header.height
+        previousHash = Hex.encode(header.previousHash)
+        timestampMs = header.timestampMs
+        view = header.view
+        proposer = header.proposer
+        txRoot = Hex.encode(header.txRoot)
+        receiptRoot = Hex.encode(header.receiptRoot)
+        stateRoot = Hex.encode(header.stateRoot)
+    }
+}
+
+/// A commit certificate as JSON.
+struct CertificateJSON: Codable {
+    struct Signature: Codable { var validator: String; var signature: String }
+    var height: UInt64
+    var blockHash: String
+    var signatures: [Signature]
+
+    init(_ certificate: CommitCertificate) {
+        height = certificate.height
+        blockHash = Hex.encode(certificate.blockHash)
+        signatures = certificate.signatures.map { Signature(validator: $0.validatorId, signature: Hex.encode($0.signature)) }
+    }
+}
+
+/// `GET /v1/blocks/{height}`.
+struct BlockResponse: Codable {
+    var hash: String
+    var header: HeaderJSON
+    var transactions: [String]
+    var commitCertificate: CertificateJSON
+    var receipts: [Receipt]?
+}

@@ -1,0 +1,393 @@
+import CertChainCrypto
+import CertChainLedger
+import CertChainModel
+import CertChainNet
+import Foundation
+
+/// Signs a workload (SPEC section 6), submits it to a running network over HTTP, checks every receipt
+/// against its `expect` and the final state against `expected.json`, and measures throughput and latency.
+public final class WorkloadReplay: @unchecked Sendable {
+    /// What to replay and where.
+    public struct Options: Sendable {
+        /// Folder with reference.json, transactions.jsonl and expected.json.
+        public var workloadDirectory: String
+        /// API base URLs of the nodes (`http://127.0.0.1:8600`); submissions go to the current primary.
+        public var apiURLs: [String]
+        /// Folder with `org-<id>.pem` keys (a testnet's `keys/`).
+        public var keysDirectory: String
+        /// Stop submitting after this many transactions (nil: all).
+        public var limit: Int?
+        /// Called after this many submissions (tests use it to inject faults mid-way).
+        public var onProgress: (@Sendable (_ submitted: Int) -> Void)?
+        /// Give up waiting for commits after this long.
+        public var timeoutSeconds: Double = 600
+
+        /// Options for a workload, node URLs and key folder.
+        public init(workloadDirectory: String, apiURLs: [String], keysDirectory: String) {
+            self.workloadDirectory = workloadDirectory
+            self.apiURLs = apiURLs
+            self.keysDirectory = keysDirectory
+        }
+    }
+
+    /// One node's final position.
+    public struct NodeSummary: Codable, Sendable, Equatable {
+        /// Validator id.
+        public var id: String
+        /// Height of its last block.
+        public var height: UInt64
+        /// Hash of its last block (hex).
+        public var lastBlockHash: String
+    }
+
+    /// The figures a replay reports (also written as JSON).
+    public struct Summary: Codable, Sendable {
+        /// Workload folder.
+        public var workload: String
+        /// Transactions submitted.
+        public var submitted: Int
+        /// Receipts obtained (committed transactions).
+        public var receipts: Int
+        /// Receipts that matched their `expect`.
+        public var matched: Int
+        /// Receipts that did not, plus transactions refused or never committed.
+        public var mismatches: Int
+        /// First mismatches, described.
+        public var mismatchDetails: [String]
+        /// Whether every certificate's status and consumption, and the totals, equal expected.json.
+        public var stateMatchesExpected: Bool
+        /// First differences from expected.json, described.
+        public var stateDifferences: [String]
+        /// Certificates compared with expected.json.
+        public var certificatesChecked: Int
+        /// Refund total on chain.
+        public var refundTotal: String
+        /// Exempt-credit total on chain.
+        public var exemptCreditTotal: String
+        /// Every node's height and last hash.
+        public var nodes: [NodeSummary]
+        /// Whether all nodes ended at the same height and hash.
+        public var nodesAgree: Bool
+        /// Committed transactions per second, first submission to last commit.
+        public var transactionsPerSecond: Double
+        /// Median submit-to-commit latency.
+        public var latencyMsP50: Double
+        /// 99th percentile submit-to-commit latency.
+        public var latencyMsP99: Double
+        /// Largest submit-to-commit latency.
+        public var latencyMsMax: Double
+        /// Wall time of the replay.
+        public var elapsedSeconds: Double
+        /// Blocks the chain grew by.
+        public var blocks: UInt64
+    }
+
+    struct Prepared {
+        var seq: Int
+        var kind: String
+        var signer: String
+        var json: [UInt8]
+        var id: [UInt8]
+        var expect: WorkloadExpect
+        var registersTaxId: String?
+    }
+
+    let options: Options
+    let lock = NSLock()
+    var commitTimes: [[UInt8]: Double] = [:]
+    var receipts: [[UInt8]: Receipt] = [:]
+
+    /// A replay with these options.
+    public init(options: Options) { self.options = options }
+
+    /// Runs the whole replay; throws only when it cannot run at all (bad folder, unreachable nodes).
+    public func run(log: (String) -> Void = { print($0) }) throws -> Summary {
+        let start = Date()
+        guard !options.apiURLs.isEmpty else { throw NodeError("no --api URL given") }
+        let clients = try options.apiURLs.map { try HTTPClient(url: $0, timeoutSeconds: 15) }
+        let status = try getJSON(clients[0], "/v1/status", as: StatusResponse.self)
+        guard let suite = SignatureSuite(rawValue: status.suite) else { throw NodeError("unknown suite \(status.suite)") }
+        let heightBefore = status.height
+        log("chain \(status.chainId) (\(suite.rawValue)), \(status.validators.count) validators, primary \(status.primary), height \(heightBefore)")
+        let prepared = try prepare(chainId: status.chainId, suite: suite, log: log)
+        let total = options.limit.map { min($0, prepared.count) } ?? prepared.count
+        log("signed \(prepared.count) transactions in \(String(format: "%.1f", Date().timeIntervalSince(start))) s; submitting \(total)")
+
+        let done = ManagedFlag()
+        let poller = Thread { [self] in self.pollCommits(clients[0], from: heightBefore, until: done) }
+        poller.start()
+        defer { done.set() }
+
+        var submitTimes: [[UInt8]: Double] = [:]
+        var refused: [String] = []
+        var registration: [String: [UInt8]] = [:]
+        let submitStart = Date()
+        var primaryClient = try primary(clients: clients, status: status)
+        for (n, tx) in prepared.prefix(total).enumerated() {
+            if tx.signer.hasPrefix("ent:"), let registrationId = registration[String(tx.signer.dropFirst(4))] {
+                try waitForCommit(registrationId, deadline: Date().addingTimeInterval(options.timeoutSeconds))
+            }
+            var attempts = 0
+            while true {
+                attempts += 1
+                let response: HTTPResponse
+                do {
+                    response = try primaryClient.request("POST", "/v1/transactions", body: tx.json, headers: [("Content-Type", "application/json")])
+                } catch {
+                    guard attempts < 50 else { throw NodeError("cannot submit transaction \(tx.seq): \(error)") }
+                    usleep(100_000)
+                    primaryClient = (try? primary(clients: clients, status: nil)) ?? primaryClient
+                    continue
+                }
+                if response.status == 503 && attempts < 2000 {
+                    usleep(5_000)
+                    continue
+                }
+                submitTimes[tx.id] = Date().timeIntervalSince1970
+                if response.status >= 300 {
+                    let body = String(decoding: response.body, as: UTF8.self)
+                    refused.append("seq \(tx.seq) \(tx.kind): refused with HTTP \(response.status) \(body)")
+                }
+                break
+            }
+            if let taxId = tx.registersTaxId { registration[taxId] = tx.id }
+            options.onProgress?(n + 1)
+        }
+        let submitElapsed = Date().timeIntervalSince(submitStart)
+        log("submitted \(total) in \(String(format: "%.1f", submitElapsed)) s; waiting for commits")
+        let accepted = prepared.prefix(total).filter { submitTimes[$0.id] != nil }.map(\.id)
+        let deadline = Date().addingTimeInterval(options.timeoutSeconds)
+        while Date() < deadline {
+            let committed = lock.withLock { accepted.filter { commitTimes[$0] != nil }.count }
+            if committed + refused.count >= accepted.count { break }
+            usleep(20_000)
+        }
+        done.set()
+        while !poller.isFinished { usleep(5_000) }
+
+        // Receipts against expectations.
+        var details = refused
+        var matched = 0
+        var latencies: [Double] = []
+        var lastCommit = submitStart.timeIntervalSince1970
+        let (commitTimes, receipts) = lock.withLock { (self.commitTimes, self.receipts) }
+        for tx in prepared.prefix(total) {
+            guard let receipt = receipts[tx.id] else {
+                if submitTimes[tx.id] != nil, !refused.contains(where: { $0.hasPrefix("seq \(tx.seq) ") }) {
+                    details.append("seq \(tx.seq) \(tx.kind): never committed")
+                }
+                continue
+            }
+            if let problem = receipt.mismatch(against: tx.expect) {
+                details.append("seq \(tx.seq) \(tx.kind): \(problem)")
+            } else {
+                matched += 1
+            }
+            if let committedAt = commitTimes[tx.id], let submittedAt = submitTimes[tx.id] {
+                latencies.append((committedAt - submittedAt) * 1000)
+                lastCommit = max(lastCommit, committedAt)
+            }
+        }
+        let receiptCount = prepared.prefix(total).filter { receipts[$0.id] != nil }.count
+        latencies.sort()
+        let throughput = Double(receiptCount) / max(0.001, lastCommit - submitStart.timeIntervalSince1970)
+
+        // Final state and node agreement.
+        let nodes = try settledNodes(clients)
+        var differences: [String] = []
+        var checked = 0
+        var statistics: LedgerStatistics?
+        if total == prepared.count {
+            (differences, checked, statistics) = try compareState(clients[0])
+        } else {
+            statistics = try? getJSON(clients[0], "/v1/stats", as: LedgerStatistics.self)
+        }
+        let agree = Set(nodes.map { "\($0.height)/\($0.lastBlockHash)" }).count == 1
+        return Summary(
+            workload: options.workloadDirectory, submitted: total, receipts: receiptCount, matched: matched,
+            mismatches: details.count, mismatchDetails: Array(details.prefix(50)),
+            stateMatchesExpected: total == prepared.count && differences.isEmpty, stateDifferences: Array(differences.prefix(50)),
+            certificatesChecked: checked, refundTotal: statistics?.refundTotal ?? "", exemptCreditTotal: statistics?.exemptCreditTotal ?? "",
+            nodes: nodes, nodesAgree: agree, transactionsPerSecond: throughput,
+            latencyMsP50: percentile(latencies, 0.50), latencyMsP99: percentile(latencies, 0.99), latencyMsMax: latencies.last ?? 0,
+            elapsedSeconds: Date().timeIntervalSince(start), blocks: (nodes.map(\.height).max() ?? heightBefore) - heightBefore)
+    }
+
+    // MARK: - Preparing
+
+    func prepare(chainId: String, suite: SignatureSuite, log: (String) -> Void) throws -> [Prepared] {
+        let path = options.workloadDirectory + "/transactions.jsonl"
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw NodeError("cannot read \(path)") }
+        var organizationKeys: [String: PrivateKey] = [:]
+        var enterpriseKeys: [String: PrivateKey] = [:]
+        var lines: [[String: Any]] = []
+        for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: true).enumerated() {
+            guard let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
+                throw NodeError("\(path):\(number + 1) is not a JSON object")
+            }
+            lines.append(object)
+        }
+        // Keys: organizations from the key folder, one fresh key per enterprise.
+        for object in lines {
+            let signer = object["signer"] as? String ?? ""
+            if signer.hasPrefix("org:"), organizationKeys[signer] == nil {
+                let keyPath = options.keysDirectory + "/org-\(signer.dropFirst(4)).pem"
+                guard let pem = try? String(contentsOfFile: keyPath, encoding: .utf8) else {
+                    throw NodeError("no key for \(signer): \(keyPath) is missing (use --keys DIR/keys of the testnet)")
+                }
+                organizationKeys[signer] = try PrivateKey(pem: pem)
+            }
+            if object["kind"] as? String == "registerEnterprise", let taxId = (object["body"] as? [String: Any])?["taxId"] as? String,
+                enterpriseKeys[taxId] == nil
+            {
+                enterpriseKeys[taxId] = try PrivateKey.generate(suite: suite)
+            }
+        }
+        // A signer with no key of its own (an unregistered enterprise) still signs, with a key nobody registered.
+        let strangerKey = try PrivateKey.generate(suite: suite)
+        var prepared = [Prepared?](repeating: nil, count: lines.count)
+        var failure: Error?
+        let failureLock = NSLock()
+        let decoder = JSONDecoder()
+        let objects = lines
+        let orgKeys = organizationKeys
+        let entKeys = enterpriseKeys
+        prepared.withUnsafeMutableBufferPointer { output in
+            let out = output
+            DispatchQueue.concurrentPerform(iterations: objects.count) { i in
+                do {
+                    var object = objects[i]
+                    let signer = object["signer"] as? String ?? ""
+                    let kind = object["kind"] as? String ?? ""
+                    var body = object["body"] as? [String: Any] ?? [:]
+                    var registersTaxId: String?
+                    if kind == "registerEnterprise", let taxId = body["taxId"] as? String, let key = entKeys[taxId] {
+                        body["publicKey"] = key.publicKey.hex
+                        registersTaxId = taxId
+                    }
+                    object["body"] = body
+                    let seq = object["seq"] as? Int ?? i + 1
+                    let expectData = try JSONSerialization.data(withJSONObject: object["expect"] ?? [:])
+                    let expect = try decoder.decode(WorkloadExpect.self, from: expectData)
+                    let unsigned: [String: Any] = [
+                        "chainId": chainId, "kind": kind, "signer": signer, "nonce": seq,
+                        "effectiveDate": object["effectiveDate"] as? String ?? "", "body": body,
+                    ]
+                    let transaction = try decoder.decode(Transaction.self, from: try JSONSerialization.data(withJSONObject: unsigned))
+                    let key = signer.hasPrefix("org:") ? orgKeys[signer] : entKeys[String(signer.dropFirst(4))]
+                    let signed = SignedTransaction(transaction: transaction, signature: try (key ?? strangerKey).sign(transaction.signingBytes))
+                    let json = try JSONEncoder().encode(signed)
+                    out[i] = Prepared(
+                        seq: seq, kind: kind, signer: signer, json: Array(json), id: signed.id(suite.hashAlgorithm), expect: expect,
+                        registersTaxId: expect.isOK ? registersTaxId : nil)
+                } catch {
+                    failureLock.withLock { failure = failure ?? NodeError("transaction \(i + 1): \(describe(error))") }
+                }
+            }
+        }
+        if let failure { throw failure }
+        return prepared.compactMap { $0 }
+    }
+
+    // MARK: - Talking to nodes
+
+    func getJSON<T: Decodable>(_ client: HTTPClient, _ path: String, as type: T.Type) throws -> T {
+        let response = try client.request("GET", path)
+        guard response.status == 200 else {
+            throw NodeError("GET \(path) answered \(response.status): \(String(decoding: response.body, as: UTF8.self))")
+        }
+        return try JSONDecoder().decode(T.self, from: Data(response.body))
+    }
+
+    func primary(clients: [HTTPClient], status: StatusResponse?) throws -> HTTPClient {
+        let status = try status ?? getJSON(clients[0], "/v1/status", as: StatusResponse.self)
+        guard let address = status.validators.first(where: { $0.id == status.primary })?.apiAddress else { return clients[0] }
+        return try HTTPClient(url: "http://" + address, timeoutSeconds: 15)
+    }
+
+    func waitForCommit(_ id: [UInt8], deadline: Date) throws {
+        while Date() < deadline {
+            if lock.withLock({ commitTimes[id] != nil }) { return }
+            usleep(2_000)
+        }
+        throw NodeError("transaction \(Hex.encode(id)) did not commit in time")
+    }
+
+    /// Follows the chain block by block, recording when each transaction was seen committed, with its receipt.
+    func pollCommits(_ client: HTTPClient, from startHeight: UInt64, until done: ManagedFlag) {
+        var next = startHeight + 1
+        while !done.isSet {
+            guard let status = try? getJSON(client, "/v1/status", as: StatusResponse.self) else {
+                usleep(50_000)
+                continue
+            }
+            if status.height < next {
+                usleep(2_000)
+                continue
+            }
+            while next <= status.height {
+                guard let block = try? getJSON(client, "/v1/blocks/\(next)?receipts=true", as: BlockResponse.self) else { break }
+                let now = Date().timeIntervalSince1970
+                lock.withLock {
+                    for receipt in block.receipts ?? [] {
+                        commitTimes[receipt.txHash] = now
+                        receipts[receipt.txHash] = receipt
+                    }
+                }
+                next += 1
+            }
+        }
+    }
+
+    /// Every node's height and hash, after waiting (bounded) for them to agree.
+    func settledNodes(_ clients: [HTTPClient]) throws -> [NodeSummary] {
+        var nodes: [NodeSummary] = []
+        let deadline = Date().addingTimeInterval(30)
+        repeat {
+            nodes = clients.map { client in
+                guard let status = try? getJSON(client, "/v1/status", as: StatusResponse.self) else {
+                    return NodeSummary(id: "\(client)", height: 0, lastBlockHash: "unreachable")
+                }
+                return NodeSummary(id: status.nodeId, height: status.height, lastBlockHash: status.lastBlockHash)
+            }
+            if Set(nodes.map { "\($0.height)/\($0.lastBlockHash)" }).count == 1 { break }
+            usleep(100_000)
+        } while Date() < deadline
+        return nodes
+    }
+
+    /// Compares every certificate and the totals with expected.json.
+    func compareState(_ client: HTTPClient) throws -> ([String], Int, LedgerStatistics?) {
+        let path = options.workloadDirectory + "/expected.json"
+        let expected = try JSONDecoder().decode(WorkloadExpected.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
+        var differences: [String] = []
+        let statistics = try getJSON(client, "/v1/stats", as: LedgerStatistics.self)
+        differences += statistics.differences(from: expected)
+        var checked = 0
+        for number in expected.certificates.keys.sorted() {
+            let want = expected.certificates[number]!
+            checked += 1
+            guard let got = try? getJSON(client, "/v1/certificates/\(number)", as: CertificateView.self) else {
+                differences.append("certificate \(number): not found on chain")
+                continue
+            }
+            if let problem = got.difference(from: want) { differences.append("certificate \(number): \(problem)") }
+        }
+        return (differences, checked, statistics)
+    }
+}
+
+/// Percentile of sorted values (nearest rank); 0 when empty.
+func percentile(_ sorted: [Double], _ p: Double) -> Double {
+    guard !sorted.isEmpty else { return 0 }
+    let rank = Int((p * Double(sorted.count)).rounded(.up)) - 1
+    return sorted[min(sorted.count - 1, max(0, rank))]
+}
+
+/// A flag set once, read from several threads.
+final class ManagedFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+    var isSet: Bool { lock.withLock { value } }
+    func set() { lock.withLock { value = true } }
+}
