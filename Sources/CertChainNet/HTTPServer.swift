@@ -29,6 +29,7 @@ public final class HTTPServer: @unchecked Sendable {
     private var bound: UInt16 = 0
     private var listenFd: Int32 = -1
     private var connections: Set<Int32> = []
+    private var accepted = 0
     private let threads = DispatchGroup()
 
     /// Creates a server; call `start()` to bind and serve.
@@ -79,6 +80,13 @@ public final class HTTPServer: @unchecked Sendable {
         _ = threads.wait(timeout: .now() + 5)
     }
 
+    /// Connections accepted so far (for tests and metrics).
+    public var acceptedConnectionCount: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return accepted
+    }
+
     private var isRunning: Bool {
         lock.lock()
         defer { lock.unlock() }
@@ -99,6 +107,7 @@ public final class HTTPServer: @unchecked Sendable {
             lock.lock()
             let admit = running && connections.count < connectionsMax
             if admit { connections.insert(conn) }
+            accepted += 1
             lock.unlock()
             guard admit else {
                 _ = Sock.writeAll(conn, serialize(.error(503, code: "unavailable", message: "too many connections"), close: true))
