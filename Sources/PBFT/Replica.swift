@@ -101,6 +101,7 @@ public struct Replica: Sendable {
             }
             slots[sequence] = slot
         }
+        progress()
     }
 
     // MARK: - Queries
