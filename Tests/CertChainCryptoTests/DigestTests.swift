@@ -1,5 +1,5 @@
 import XCTest
-@testable import CertChainCrypto
+import CertChainCrypto
 
 final class DigestTests: XCTestCase {
     func testSM3Vectors() {

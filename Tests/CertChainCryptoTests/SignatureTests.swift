@@ -1,7 +1,7 @@
 import Dispatch
 import Foundation
 import XCTest
-@testable import CertChainCrypto
+import CertChainCrypto
 
 final class SignatureTests: XCTestCase {
     // RFC 8032 section 7.1, tests 1-3.

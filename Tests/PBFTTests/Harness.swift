@@ -1,0 +1,195 @@
+import XCTest
+@testable import PBFT
+
+/// A message on the simulated wire.
+struct Envelope: Equatable {
+    var from: ReplicaIndex
+    var to: ReplicaIndex
+    var message: Message
+}
+
+/// splitmix64: a tiny deterministic PRNG for seeded delivery tests.
+struct SplitMix64 {
+    var state: UInt64
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    mutating func below(_ bound: Int) -> Int { Int(next() % UInt64(bound)) }
+    mutating func chance(_ percent: Int) -> Bool { below(100) < percent }
+}
+
+/// Digest/payload helpers: the "block" for (seq, tag) is a few bytes; its digest is derived from them.
+func payload(_ sequence: UInt64, _ tag: UInt8 = 0) -> [UInt8] { [0xB1, UInt8(truncatingIfNeeded: sequence), tag] }
+func digest(_ sequence: UInt64, _ tag: UInt8 = 0) -> [UInt8] { [0xD1, UInt8(truncatingIfNeeded: sequence), tag] }
+
+/// A cluster of replicas driven in a plain loop, like raft's interaction tests: no threads, no sleeps.
+/// It plays the host for every replica: persists (into `persisted`), sends, answers validations, applies.
+struct Cluster {
+    var replicas: [Replica]
+    var inFlight: [Envelope] = []
+    /// Everything each replica persisted, in order.
+    var persisted: [[ConsensusRecord]]
+    /// Everything each replica applied, in order.
+    var committed: [[CommittedEntry]]
+    /// Everything each replica sent, in order (after the host filled commit signatures).
+    var sent: [[Outbound]]
+    /// Validations each replica was asked for, answered when `answerValidations` runs.
+    var pendingValidations: [[ValidationRequest]]
+    /// Host's validation verdict.
+    var verdict: (ReplicaIndex, ValidationRequest) -> Bool = { _, _ in true }
+    /// Envelopes matching this are lost.
+    var drop: (Envelope) -> Bool = { _ in false }
+    /// Replicas whose Ready output is discarded (crashed or byzantine, played by the test).
+    var silenced: Set<ReplicaIndex> = []
+    /// Violations of persist-before-send found while processing readies.
+    var persistViolations: [String] = []
+
+    init(n: Int, windowSize: UInt64 = 1, timeoutTicks: Int = 20) {
+        replicas = (0..<n).map {
+            Replica(
+                config: PBFTConfig(replicaCount: n, selfIndex: $0, requestTimeoutTicks: timeoutTicks, windowSize: windowSize),
+                lastCommittedSequence: 0, restoring: [])
+        }
+        persisted = Array(repeating: [], count: n)
+        committed = Array(repeating: [], count: n)
+        sent = Array(repeating: [], count: n)
+        pendingValidations = Array(repeating: [], count: n)
+    }
+
+    var n: Int { replicas.count }
+
+    /// Processes replica i's Ready like a host: persist, then send, then queue validations, then apply.
+    mutating func processReady(_ i: ReplicaIndex) -> Bool {
+        let rd = replicas[i].ready()
+        if rd.isEmpty { return false }
+        replicas[i].advance(rd)
+        XCTAssertTrue(replicas[i].ready().isEmpty, "advance must clear the ready it was given")
+        if silenced.contains(i) { return true }
+        persisted[i].append(contentsOf: rd.persist)
+        for out in rd.messages {
+            checkPersisted(i, out.message)
+            var message = out.message
+            if case .commit(var c) = message {
+                c.certificateSignature = [0x5A, UInt8(i)]
+                message = .commit(c)
+            }
+            sent[i].append(Outbound(to: out.to, message: message))
+            let targets = out.to.map { [$0] } ?? (0..<n).filter { $0 != i }
+            for to in targets {
+                inFlight.append(Envelope(from: i, to: to, message: message))
+            }
+        }
+        pendingValidations[i].append(contentsOf: rd.validations)
+        committed[i].append(contentsOf: rd.committed)
+        return true
+    }
+
+    /// Persist-before-send: every vote sent must be covered by a record persisted no later than its Ready.
+    mutating func checkPersisted(_ i: ReplicaIndex, _ message: Message) {
+        let records = persisted[i]
+        switch message {
+        case .prePrepare(let pp):
+            if !records.contains(.prePrepared(pp)) { persistViolations.append("pp \(pp.sequence) by \(i)") }
+        case .prepare(let p):
+            if !records.contains(.prepared(view: p.view, sequence: p.sequence, digest: p.digest))
+                || !records.contains(where: {
+                    if case .prePrepared(let pp) = $0 { return pp.view == p.view && pp.sequence == p.sequence && pp.digest == p.digest }
+                    return false
+                })
+            {
+                persistViolations.append("prepare \(p.sequence) by \(i)")
+            }
+        case .commit(let c):
+            if !records.contains(.committed(view: c.view, sequence: c.sequence, digest: c.digest)) {
+                persistViolations.append("commit \(c.sequence) by \(i)")
+            }
+        }
+    }
+
+    /// Answers every queued validation with `verdict`.
+    mutating func answerValidations(_ i: ReplicaIndex) -> Bool {
+        let requests = pendingValidations[i]
+        pendingValidations[i] = []
+        for r in requests {
+            replicas[i].validated(view: r.view, sequence: r.sequence, digest: r.digest, valid: verdict(i, r))
+        }
+        return !requests.isEmpty
+    }
+
+    /// Delivers one envelope (unless dropped).
+    mutating func deliver(_ e: Envelope) {
+        if drop(e) { return }
+        replicas[e.to].step(e.message, from: e.from)
+    }
+
+    /// Processes all readies and validations until none is left (no delivery).
+    mutating func settleLocal() {
+        var progressed = true
+        while progressed {
+            progressed = false
+            for i in 0..<n {
+                if processReady(i) { progressed = true }
+                if answerValidations(i) { progressed = true }
+            }
+        }
+    }
+
+    /// FIFO delivery until quiescent. Returns the number of envelopes delivered.
+    @discardableResult
+    mutating func run(maxSteps: Int = 100_000) -> Int {
+        var steps = 0
+        settleLocal()
+        while !inFlight.isEmpty && steps < maxSteps {
+            let e = inFlight.removeFirst()
+            deliver(e)
+            settleLocal()
+            steps += 1
+        }
+        return steps
+    }
+
+    /// Proposes `count` blocks from the current primary of replica 0's view, one per free window slot,
+    /// running the cluster between proposals. Returns the sequences proposed.
+    @discardableResult
+    mutating func proposeAndRun(count: Int, primary p: ReplicaIndex = 0, tag: UInt8 = 0) -> [UInt64] {
+        var proposed: [UInt64] = []
+        var remaining = count
+        while remaining > 0 {
+            guard replicas[p].canPropose else {
+                if inFlight.isEmpty { break }
+                run()
+                continue
+            }
+            let s = replicas[p].nextProposalSequence
+            XCTAssertTrue(replicas[p].propose(digest: digest(s, tag), payload: payload(s, tag)))
+            proposed.append(s)
+            remaining -= 1
+            run()
+        }
+        return proposed
+    }
+
+    /// Agreement: no two replicas applied different digests for one sequence; each applied in order once.
+    func assertAgreement(file: StaticString = #filePath, line: UInt = #line) {
+        var bySequence: [UInt64: [UInt8]] = [:]
+        for i in 0..<n {
+            var expected: UInt64? = nil
+            for e in committed[i] {
+                if let x = expected { XCTAssertEqual(e.sequence, x, "replica \(i) applied out of order", file: file, line: line) }
+                expected = e.sequence + 1
+                if let d = bySequence[e.sequence] {
+                    XCTAssertEqual(d, e.digest, "disagreement at \(e.sequence)", file: file, line: line)
+                } else {
+                    bySequence[e.sequence] = e.digest
+                }
+            }
+        }
+        XCTAssertEqual(persistViolations, [], file: file, line: line)
+    }
+
+    func committedSequences(_ i: ReplicaIndex) -> [UInt64] { committed[i].map(\.sequence) }
+}
