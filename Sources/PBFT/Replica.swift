@@ -91,12 +91,16 @@ public struct Replica: Sendable {
         // Re-enter this view's accepted pre-prepares above the committed prefix. As primary they are our
         // own proposals (already validated by the host); as backup the host validates them again.
         for sequence in prePrepares.keys.sorted() {
-            guard let pp = prePrepares[sequence], pp.view == view, isInLog(sequence) else { continue }
+            guard let pp = prePrepares[sequence], pp.view == view, sequence > lastCommittedSequence else { continue }
+            if isPrimary {
+                // Never reuse a sequence already proposed in this view, even outside the log window.
+                highestProposed = max(highestProposed, sequence)
+            }
+            guard isInLog(sequence) else { continue }
             var slot = Slot()
             slot.prePrepare = pp
             if isPrimary {
                 slot.validation = .valid
-                highestProposed = max(highestProposed, sequence)
                 validatedThrough = max(validatedThrough, sequence)
             }
             slots[sequence] = slot
@@ -149,8 +153,8 @@ public struct Replica: Sendable {
         let sequence = highestProposed + 1
         let pp = PrePrepare(view: view, sequence: sequence, digest: digest, payload: payload)
         let key = VoteKey(view: view, sequence: sequence, phase: .prePrepare)
-        // A restored own proposal for this (view, sequence) would already have raised highestProposed.
-        precondition(ownVotes[key] == nil || ownVotes[key] == digest, "PBFT: primary would equivocate")
+        // A restored own proposal for this (view, sequence) already raised highestProposed; double-check.
+        guard ownVotes[key] == nil || ownVotes[key] == digest else { return false }
         ownVotes[key] = digest
         highestProposed = sequence
         validatedThrough = max(validatedThrough, sequence)
@@ -186,7 +190,13 @@ public struct Replica: Sendable {
             primarySuspected = true
             return
         }
-        precondition(sequence == validatedThrough + 1, "PBFT: validation answered out of order")
+        guard sequence == validatedThrough + 1 else {
+            // The base moved under the request (state transfer); ask again when its turn comes.
+            slot.validation = .none
+            slots[sequence] = slot
+            progress()
+            return
+        }
         slot.validation = .valid
         slots[sequence] = slot
         validatedThrough = sequence
