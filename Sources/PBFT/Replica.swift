@@ -4,6 +4,22 @@
 // `validated(...)`, `skipTo(...)`; output `ready()`; acknowledgement `advance(_:)`.
 // Nothing here reads a clock, randomness or Dictionary/Set iteration order: every loop over a
 // dictionary iterates sorted keys, so a given input sequence always yields the same outputs.
+//
+// How a host drives it (one replica, one thread or actor):
+//   1. feed inputs: `propose` (primary, when `canPropose`), `step` (verified peer messages),
+//      `validated` (answers to ValidationRequests), `tick` (fixed logical interval), `skipTo`;
+//   2. `let rd = replica.ready()`; if !rd.isEmpty: write `rd.persist` durably (key `record.key`,
+//      value `record.encoded()`), then sign and send `rd.messages` (filling commit certificate
+//      signatures), then start validating `rd.validations`, apply `rd.committed` in order;
+//   3. `replica.advance(rd)`; loop.
+// On restart: `Replica(config:, lastCommittedSequence: <height of the last stored block>,
+// restoring: <all stored records>)`, then drain `ready()` (it may re-request a validation).
+//
+// Seams for the view-change/checkpoint issue: `primarySuspected` (timer expired while a request
+// waited, the primary equivocated, or proposed something the host rejected), `equivocationsObserved`,
+// `rejectedProposals`, the `.view` record (restored as the starting view), `ownVotes` (already
+// keyed by view, so votes from earlier views stay binding), and the per-sequence `slots` from which
+// a VIEW-CHANGE's prepared set (pre-prepare + matching prepares) is read.
 
 /// One PBFT replica: feed it inputs, drain `ready()`, then `advance` with what was processed.
 public struct Replica: Sendable {
