@@ -4,6 +4,22 @@
 // `validated(...)`, `skipTo(...)`; output `ready()`; acknowledgement `advance(_:)`.
 // Nothing here reads a clock, randomness or Dictionary/Set iteration order: every loop over a
 // dictionary iterates sorted keys, so a given input sequence always yields the same outputs.
+//
+// How a host drives it (one replica, one thread or actor):
+//   1. feed inputs: `propose` (primary, when `canPropose`), `step` (verified peer messages),
+//      `validated` (answers to ValidationRequests), `tick` (fixed logical interval), `skipTo`;
+//   2. `let rd = replica.ready()`; if !rd.isEmpty: write `rd.persist` durably (key `record.key`,
+//      value `record.encoded()`), then sign and send `rd.messages` (filling commit certificate
+//      signatures), then start validating `rd.validations`, apply `rd.committed` in order;
+//   3. `replica.advance(rd)`; loop.
+// On restart: `Replica(config:, lastCommittedSequence: <height of the last stored block>,
+// restoring: <all stored records>)`, then drain `ready()` (it may re-request a validation).
+//
+// Seams for the view-change/checkpoint issue: `primarySuspected` (timer expired while a request
+// waited, the primary equivocated, or proposed something the host rejected), `equivocationsObserved`,
+// `rejectedProposals`, the `.view` record (restored as the starting view), `ownVotes` (already
+// keyed by view, so votes from earlier views stay binding), and the per-sequence `slots` from which
+// a VIEW-CHANGE's prepared set (pre-prepare + matching prepares) is read.
 
 /// One PBFT replica: feed it inputs, drain `ready()`, then `advance` with what was processed.
 public struct Replica: Sendable {
@@ -91,12 +107,16 @@ public struct Replica: Sendable {
         // Re-enter this view's accepted pre-prepares above the committed prefix. As primary they are our
         // own proposals (already validated by the host); as backup the host validates them again.
         for sequence in prePrepares.keys.sorted() {
-            guard let pp = prePrepares[sequence], pp.view == view, isInLog(sequence) else { continue }
+            guard let pp = prePrepares[sequence], pp.view == view, sequence > lastCommittedSequence else { continue }
+            if isPrimary {
+                // Never reuse a sequence already proposed in this view, even outside the log window.
+                highestProposed = max(highestProposed, sequence)
+            }
+            guard isInLog(sequence) else { continue }
             var slot = Slot()
             slot.prePrepare = pp
             if isPrimary {
                 slot.validation = .valid
-                highestProposed = max(highestProposed, sequence)
                 validatedThrough = max(validatedThrough, sequence)
             }
             slots[sequence] = slot
@@ -149,8 +169,8 @@ public struct Replica: Sendable {
         let sequence = highestProposed + 1
         let pp = PrePrepare(view: view, sequence: sequence, digest: digest, payload: payload)
         let key = VoteKey(view: view, sequence: sequence, phase: .prePrepare)
-        // A restored own proposal for this (view, sequence) would already have raised highestProposed.
-        precondition(ownVotes[key] == nil || ownVotes[key] == digest, "PBFT: primary would equivocate")
+        // A restored own proposal for this (view, sequence) already raised highestProposed; double-check.
+        guard ownVotes[key] == nil || ownVotes[key] == digest else { return false }
         ownVotes[key] = digest
         highestProposed = sequence
         validatedThrough = max(validatedThrough, sequence)
@@ -186,7 +206,13 @@ public struct Replica: Sendable {
             primarySuspected = true
             return
         }
-        precondition(sequence == validatedThrough + 1, "PBFT: validation answered out of order")
+        guard sequence == validatedThrough + 1 else {
+            // The base moved under the request (state transfer); ask again when its turn comes.
+            slot.validation = .none
+            slots[sequence] = slot
+            progress()
+            return
+        }
         slot.validation = .valid
         slots[sequence] = slot
         validatedThrough = sequence

@@ -157,3 +157,25 @@ final class RandomDeliveryTests: XCTestCase {
         }
     }
 }
+
+final class RestartEdgeTests: XCTestCase {
+    func testRestartedPrimaryNeverReusesAProposedSequenceEvenBeyondItsLog() {
+        let pp = PrePrepare(view: 0, sequence: 20, digest: [1], payload: [1])
+        var p = Replica(config: PBFTConfig(replicaCount: 4, selfIndex: 0), lastCommittedSequence: 0, restoring: [.prePrepared(pp)])
+        XCTAssertFalse(p.canPropose)
+        XCTAssertEqual(p.nextProposalSequence, 21)
+        XCTAssertFalse(p.propose(digest: [2], payload: [2]))
+        p.skipTo(committedSequence: 20)
+        XCTAssertTrue(p.canPropose)
+        XCTAssertTrue(p.propose(digest: [2], payload: [2]))
+        XCTAssertEqual(p.ready().persist, [.prePrepared(PrePrepare(view: 0, sequence: 21, digest: [2], payload: [2]))])
+    }
+
+    func testRestoredViewFromVotesAndRecords() {
+        let r = Replica(
+            config: PBFTConfig(replicaCount: 4, selfIndex: 1), lastCommittedSequence: 0,
+            restoring: [.view(2), .prepared(view: 3, sequence: 1, digest: [1])])
+        XCTAssertEqual(r.view, 3)
+        XCTAssertEqual(r.primary, 3)
+    }
+}
