@@ -65,7 +65,7 @@ public final class Node: @unchecked Sendable {
     let genesis: Genesis
     let suite: SignatureSuite
     let hashAlgorithm: HashAlgorithm
-    let validators: [Genesis.Validator]
+    let validators: [ValidatorInfo]
     let selfIndex: Int
     let validatorKeys: [PublicKey]
     let store: ChainStore
@@ -89,6 +89,7 @@ public final class Node: @unchecked Sendable {
     var syncRequest: (peer: Int, deadlineMs: Int64)?
     var syncPeerRotation = 0
     var timer: DispatchSourceTimer?
+    var persistedRecordKeys: [UInt64: [String]] = [:]
     var stopped = false
 
     // Shared with HTTP threads.
@@ -137,12 +138,14 @@ public final class Node: @unchecked Sendable {
             }
         }
         let records = try store.consensusRecords().map { try ConsensusCodec.decodeRecord($0.value) }
+        for record in records { if let sequence = record.sequence { persistedRecordKeys[sequence, default: []].append(record.key) } }
         let config = PBFTConfig(
             replicaCount: validators.count, selfIndex: index,
             requestTimeoutTicks: max(1, genesis.consensus.requestTimeoutMs / options.tickMilliseconds),
             windowSize: 1)
         replica = Replica(config: config, lastCommittedSequence: height, restoring: records)
         publishSnapshot()
+        pruneConsensusLog()
     }
 
     /// Starts the peer transport, the HTTP API and the driver timer.
@@ -237,6 +240,9 @@ public final class Node: @unchecked Sendable {
             if !ready.persist.isEmpty {
                 do {
                     try store.putConsensusRecords(ready.persist.map { ($0.key, ConsensusCodec.encode($0)) })
+                    for record in ready.persist {
+                        if let sequence = record.sequence { persistedRecordKeys[sequence, default: []].append(record.key) }
+                    }
                 } catch {
                     // Without durable votes we must not send them: stop rather than risk equivocation.
                     log.error("cannot persist consensus records: \(error); stopping")
@@ -518,7 +524,19 @@ public final class Node: @unchecked Sendable {
         if height % 100 == 0 || synced {
             log.info("committed block \(height) (\(block.transactionIds.count) txs)\(synced ? " via sync" : "")")
         }
-        try? store.deleteConsensusRecords(below: height)
+        pruneConsensusLog()
+    }
+
+    /// Drops consensus-log records of sequences at or below the committed height: their block is stored.
+    func pruneConsensusLog() {
+        let stale = persistedRecordKeys.keys.filter { $0 <= height }
+        guard !stale.isEmpty else { return }
+        let keys = stale.flatMap { persistedRecordKeys.removeValue(forKey: $0) ?? [] }
+        do {
+            try store.deleteConsensusRecords(keys: keys)
+        } catch {
+            log.warn("cannot prune the consensus log: \(error)")
+        }
     }
 
     // MARK: - State transfer
@@ -588,7 +606,7 @@ public final class Node: @unchecked Sendable {
         requestBlocksIfBehind(now: Clock.nowMs())
     }
 
-    /// Checks that at least 2f+1 distinct genesis validators signed this height and block hash.
+    /// Checks that a quorum (2f+1 when n = 3f+1) of distinct genesis validators signed this height and block hash.
     func verifyCertificate(_ certificate: CommitCertificate, height: UInt64, blockHash: [UInt8]) -> Bool {
         guard certificate.height == height, certificate.blockHash == blockHash else { return false }
         let bytes = CommitCertificate.signingBytes(chainId: genesis.chainId, height: height, blockHash: blockHash)
@@ -598,8 +616,7 @@ public final class Node: @unchecked Sendable {
             guard validatorKeys[index].verify(signature: signature.signature, message: bytes) else { return false }
             signers.insert(index)
         }
-        let f = (validators.count - 1) / 3
-        return signers.count >= 2 * f + 1
+        return signers.count >= replica.config.quorum
     }
 }
 

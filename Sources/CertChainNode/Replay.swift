@@ -216,72 +216,53 @@ public final class WorkloadReplay: @unchecked Sendable {
     // MARK: - Preparing
 
     func prepare(chainId: String, suite: SignatureSuite, log: (String) -> Void) throws -> [Prepared] {
-        let path = options.workloadDirectory + "/transactions.jsonl"
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw NodeError("cannot read \(path)") }
+        let workload: Workload
+        do {
+            workload = try Workload(directory: URL(fileURLWithPath: options.workloadDirectory))
+        } catch {
+            throw NodeError("cannot load the workload in \(options.workloadDirectory): \(describe(error))")
+        }
+        // Keys: organizations' from the key folder, a fresh one per enterprise.
         var organizationKeys: [String: PrivateKey] = [:]
         var enterpriseKeys: [String: PrivateKey] = [:]
-        var lines: [[String: Any]] = []
-        for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: true).enumerated() {
-            guard let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
-                throw NodeError("\(path):\(number + 1) is not a JSON object")
-            }
-            lines.append(object)
-        }
-        // Keys: organizations from the key folder, one fresh key per enterprise.
-        for object in lines {
-            let signer = object["signer"] as? String ?? ""
+        for transaction in workload.transactions {
+            let signer = transaction.signer
             if signer.hasPrefix("org:"), organizationKeys[signer] == nil {
                 let keyPath = options.keysDirectory + "/org-\(signer.dropFirst(4)).pem"
                 guard let pem = try? String(contentsOfFile: keyPath, encoding: .utf8) else {
-                    throw NodeError("no key for \(signer): \(keyPath) is missing (use --keys DIR/keys of the testnet)")
+                    throw NodeError("no key for \(signer): \(keyPath) is missing (pass --keys DIR/keys of the testnet)")
                 }
                 organizationKeys[signer] = try PrivateKey(pem: pem)
             }
-            if object["kind"] as? String == "registerEnterprise", let taxId = (object["body"] as? [String: Any])?["taxId"] as? String,
-                enterpriseKeys[taxId] == nil
-            {
+            if let taxId = transaction.registeredTaxId, enterpriseKeys[taxId] == nil {
                 enterpriseKeys[taxId] = try PrivateKey.generate(suite: suite)
             }
         }
-        // A signer with no key of its own (an unregistered enterprise) still signs, with a key nobody registered.
+        // A signer nobody registered still signs, with a key the chain does not know.
         let strangerKey = try PrivateKey.generate(suite: suite)
-        var prepared = [Prepared?](repeating: nil, count: lines.count)
+        let transactions = workload.transactions
+        var prepared = [Prepared?](repeating: nil, count: transactions.count)
         var failure: Error?
         let failureLock = NSLock()
-        let decoder = JSONDecoder()
-        let objects = lines
         let orgKeys = organizationKeys
         let entKeys = enterpriseKeys
         prepared.withUnsafeMutableBufferPointer { output in
             let out = output
-            DispatchQueue.concurrentPerform(iterations: objects.count) { i in
+            DispatchQueue.concurrentPerform(iterations: transactions.count) { i in
+                let item = transactions[i]
                 do {
-                    var object = objects[i]
-                    let signer = object["signer"] as? String ?? ""
-                    let kind = object["kind"] as? String ?? ""
-                    var body = object["body"] as? [String: Any] ?? [:]
-                    var registersTaxId: String?
-                    if kind == "registerEnterprise", let taxId = body["taxId"] as? String, let key = entKeys[taxId] {
-                        body["publicKey"] = key.publicKey.hex
-                        registersTaxId = taxId
-                    }
-                    object["body"] = body
-                    let seq = object["seq"] as? Int ?? i + 1
-                    let expectData = try JSONSerialization.data(withJSONObject: object["expect"] ?? [:])
-                    let expect = try decoder.decode(WorkloadExpect.self, from: expectData)
-                    let unsigned: [String: Any] = [
-                        "chainId": chainId, "kind": kind, "signer": signer, "nonce": seq,
-                        "effectiveDate": object["effectiveDate"] as? String ?? "", "body": body,
-                    ]
-                    let transaction = try decoder.decode(Transaction.self, from: try JSONSerialization.data(withJSONObject: unsigned))
-                    let key = signer.hasPrefix("org:") ? orgKeys[signer] : entKeys[String(signer.dropFirst(4))]
+                    let registered = item.registeredTaxId
+                    let body = try item.typedBody(publicKey: registered.flatMap { entKeys[$0]?.publicKey.hex })
+                    let transaction = Transaction(
+                        chainId: chainId, signer: item.signer, nonce: UInt64(item.seq), effectiveDate: item.effectiveDate, body: body)
+                    let key = item.signer.hasPrefix("org:") ? orgKeys[item.signer] : entKeys[String(item.signer.dropFirst(4))]
                     let signed = SignedTransaction(transaction: transaction, signature: try (key ?? strangerKey).sign(transaction.signingBytes))
-                    let json = try JSONEncoder().encode(signed)
                     out[i] = Prepared(
-                        seq: seq, kind: kind, signer: signer, json: Array(json), id: signed.id(suite.hashAlgorithm), expect: expect,
-                        registersTaxId: expect.isOK ? registersTaxId : nil)
+                        seq: item.seq, kind: item.kind.rawValue, signer: item.signer, json: Array(try JSONEncoder().encode(signed)),
+                        id: signed.id(suite.hashAlgorithm), expect: item.expect,
+                        registersTaxId: item.expect.error == nil ? registered : nil)
                 } catch {
-                    failureLock.withLock { failure = failure ?? NodeError("transaction \(i + 1): \(describe(error))") }
+                    failureLock.withLock { failure = failure ?? NodeError("workload transaction seq \(item.seq): \(describe(error))") }
                 }
             }
         }

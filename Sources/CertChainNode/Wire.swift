@@ -156,55 +156,16 @@ enum PeerMessage: Equatable {
     }
 }
 
-/// Binary forms of PBFT messages and consensus-log records (signed, persisted).
+/// Domain tag and helpers around the PBFT module's canonical message codec.
 enum ConsensusCodec {
-    static func encode(_ message: Message) -> [UInt8] {
-        var writer = WireWriter()
-        writer.string("certchain/pbft/v1")
-        switch message {
-        case .prePrepare(let p):
-            writer.u8(1)
-            writer.u64(p.view)
-            writer.u64(p.sequence)
-            writer.data(p.digest)
-            writer.data(p.payload)
-        case .prepare(let p):
-            writer.u8(2)
-            writer.u64(p.view)
-            writer.u64(p.sequence)
-            writer.data(p.digest)
-            writer.u16(UInt16(p.replica))
-        case .commit(let c):
-            writer.u8(3)
-            writer.u64(c.view)
-            writer.u64(c.sequence)
-            writer.data(c.digest)
-            writer.u16(UInt16(c.replica))
-            writer.data(c.certificateSignature)
-        }
-        return writer.bytes
-    }
+    static let domainTag = Array("certchain/pbft/v1/".utf8)
+
+    static func encode(_ message: Message) -> [UInt8] { message.encoded() }
 
     static func decodeMessage(_ bytes: [UInt8]) throws -> Message {
-        var reader = WireReader(bytes)
-        guard try reader.string() == "certchain/pbft/v1" else { throw WireError("not a certchain PBFT message") }
-        let tag = try reader.u8()
-        let view = try reader.u64()
-        let sequence = try reader.u64()
-        let digest = try reader.data(max: WireLimits.fieldBytesMax)
-        let message: Message
-        switch tag {
-        case 1:
-            message = .prePrepare(PrePrepare(view: view, sequence: sequence, digest: digest, payload: try reader.data(max: WireLimits.payloadBytesMax)))
-        case 2:
-            message = .prepare(Prepare(view: view, sequence: sequence, digest: digest, replica: Int(try reader.u16())))
-        case 3:
-            let replica = Int(try reader.u16())
-            message = .commit(Commit(view: view, sequence: sequence, digest: digest, replica: replica, certificateSignature: try reader.data(max: WireLimits.fieldBytesMax)))
-        default:
-            throw WireError("unknown PBFT message type \(tag)")
+        guard let message = Message(decoding: bytes, payloadBytesMax: WireLimits.payloadBytesMax) else {
+            throw WireError("malformed PBFT message")
         }
-        try reader.finish()
         return message
     }
 
@@ -217,48 +178,12 @@ enum ConsensusCodec {
         }
     }
 
-    static func encode(_ record: ConsensusRecord) -> [UInt8] {
-        var writer = WireWriter()
-        switch record {
-        case .view(let view):
-            writer.u8(0)
-            writer.u64(view)
-        case .prePrepared(let p):
-            writer.u8(1)
-            writer.data(encode(.prePrepare(p)))
-        case .prepared(let view, let sequence, let digest):
-            writer.u8(2)
-            writer.u64(view)
-            writer.u64(sequence)
-            writer.data(digest)
-        case .committed(let view, let sequence, let digest):
-            writer.u8(3)
-            writer.u64(view)
-            writer.u64(sequence)
-            writer.data(digest)
-        }
-        return writer.bytes
-    }
+    static func encode(_ record: ConsensusRecord) -> [UInt8] { record.encoded() }
 
     static func decodeRecord(_ bytes: [UInt8]) throws -> ConsensusRecord {
-        var reader = WireReader(bytes)
-        let record: ConsensusRecord
-        switch try reader.u8() {
-        case 0:
-            record = .view(try reader.u64())
-        case 1:
-            guard case .prePrepare(let p) = try decodeMessage(try reader.data(max: WireLimits.payloadBytesMax + 4096)) else {
-                throw WireError("consensus record: not a pre-prepare")
-            }
-            record = .prePrepared(p)
-        case 2:
-            record = .prepared(view: try reader.u64(), sequence: try reader.u64(), digest: try reader.data(max: WireLimits.fieldBytesMax))
-        case 3:
-            record = .committed(view: try reader.u64(), sequence: try reader.u64(), digest: try reader.data(max: WireLimits.fieldBytesMax))
-        case let tag:
-            throw WireError("unknown consensus record type \(tag)")
+        guard let record = ConsensusRecord(decoding: bytes, payloadBytesMax: WireLimits.payloadBytesMax) else {
+            throw WireError("malformed consensus record")
         }
-        try reader.finish()
         return record
     }
 }

@@ -397,6 +397,14 @@ public final class ChainStore: @unchecked Sendable {
         }
     }
 
+    /// Deletes the consensus records with exactly these keys (records of sequences already committed).
+    public func deleteConsensusRecords(keys: [String]) throws {
+        guard !keys.isEmpty else { return }
+        try writeTransaction("deleteConsensusRecords") { db in
+            for key in keys { try db.execute("DELETE FROM consensus WHERE key = ?", [.text(key)]) }
+        }
+    }
+
     /// Upserts a metadata value; durable when the call returns.
     public func putMeta(key: String, value: [UInt8]) throws {
         try writeTransaction("putMeta") { db in

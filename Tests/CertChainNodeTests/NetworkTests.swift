@@ -1,0 +1,197 @@
+import CertChainCrypto
+import CertChainModel
+import CertChainNet
+import Foundation
+import XCTest
+
+@testable import CertChainNode
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Real `certchain node` processes on 127.0.0.1, driven over HTTP exactly as a user would.
+final class NetworkTests: XCTestCase {
+    static let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    /// The `certchain` executable built next to the test bundle.
+    static func executable() throws -> String {
+        var candidates: [URL] = []
+        if let url = Bundle.main.executableURL { candidates.append(url.deletingLastPathComponent()) }
+        candidates.append(URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent())
+        for bundle in Bundle.allBundles { candidates.append(bundle.bundleURL.deletingLastPathComponent()) }
+        for directory in candidates {
+            var url = directory
+            for _ in 0..<4 {
+                let path = url.appendingPathComponent("certchain").path
+                var isDirectory: ObjCBool = false
+                if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue,
+                    FileManager.default.isExecutableFile(atPath: path)
+                {
+                    return path
+                }
+                url = url.deletingLastPathComponent()
+            }
+        }
+        throw XCTSkip("certchain executable not found next to the tests; run `swift build` first")
+    }
+
+    func makeTestnet(validators: Int = 4) throws -> (Testnet, Genesis) {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("certchain-net-\(UUID().uuidString)").path
+        let testnet = Testnet(directory: directory)
+        var options = Testnet.CreateOptions(
+            templatePath: Self.repositoryRoot.appendingPathComponent("genesis/template.json").path,
+            referencePath: Self.repositoryRoot.appendingPathComponent("samples/small/reference.json").path)
+        options.validators = validators
+        let genesis = try testnet.create(options)
+        let binary = try Self.executable()
+        for index in genesis.validators.indices { try testnet.startNode(index, executable: binary) }
+        for index in genesis.validators.indices {
+            XCTAssertTrue(
+                testnet.waitUntilServing(index, apiAddress: genesis.validators[index].apiAddress, timeoutSeconds: 30),
+                "node\(index) did not start: \(log(testnet, index))")
+        }
+        addTeardownBlock {
+            for index in genesis.validators.indices { testnet.stopNode(index, graceSeconds: 5) }
+            try? FileManager.default.removeItem(atPath: directory)
+        }
+        return (testnet, genesis)
+    }
+
+    func log(_ testnet: Testnet, _ index: Int) -> String {
+        (try? String(contentsOfFile: testnet.nodeDirectory(index) + "/node.log", encoding: .utf8)).map { String($0.suffix(2000)) } ?? "(no log)"
+    }
+
+    /// Four validators replay samples/small while one backup is killed with SIGKILL and restarted.
+    func testFourNodesReplaySmallWorkloadThroughBackupCrash() throws {
+        let (testnet, genesis) = try makeTestnet()
+        let binary = try Self.executable()
+        let victim = 2  // a backup in view 0
+        var options = WorkloadReplay.Options(
+            workloadDirectory: Self.repositoryRoot.appendingPathComponent("samples/small").path,
+            apiURLs: genesis.validators.map { "http://\($0.apiAddress)" }, keysDirectory: testnet.keysDirectory)
+        options.timeoutSeconds = 120
+        let events = EventLog()
+        options.onProgress = { submitted in
+            if submitted == 120 {
+                events.add("killed node\(victim): \(testnet.signalNode(victim, SIGKILL))")
+            }
+            if submitted == 260 {
+                usleep(300_000)
+                do {
+                    try testnet.startNode(victim, executable: binary)
+                    events.add("restarted node\(victim)")
+                } catch {
+                    events.add("restart failed: \(error)")
+                }
+            }
+        }
+        let summary = try WorkloadReplay(options: options).run(log: { _ in })
+        XCTAssertEqual(events.entries, ["killed node2: true", "restarted node2"])
+        XCTAssertEqual(summary.submitted, 404)
+        XCTAssertEqual(summary.receipts, 404)
+        XCTAssertEqual(summary.mismatches, 0, summary.mismatchDetails.joined(separator: "\n"))
+        XCTAssertTrue(summary.stateMatchesExpected, summary.stateDifferences.joined(separator: "\n"))
+        XCTAssertEqual(summary.nodes.count, 4)
+        XCTAssertTrue(summary.nodesAgree, "\(summary.nodes) — node2 log: \(log(testnet, victim))")
+        XCTAssertGreaterThan(summary.nodes[0].height, 0)
+    }
+
+    /// Malformed or forged requests get stable 4xx codes, and garbage on the peer port harms nothing.
+    func testBadInputIsRefusedWithStableCodes() throws {
+        let (testnet, genesis) = try makeTestnet()
+        let api = try HTTPClient(url: "http://\(genesis.validators[1].apiAddress)")
+
+        func errorCode(_ response: HTTPResponse) -> String? {
+            (try? JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any])?["error"] as? String
+        }
+        var response = try api.request("POST", "/v1/transactions", body: Array("{not json".utf8))
+        XCTAssertEqual(response.status, 400)
+        XCTAssertEqual(errorCode(response), "invalid-transaction")
+
+        response = try api.request("POST", "/v1/transactions", body: Array(#"{"chainId":"x","kind":"registerEnterprise"}"#.utf8))
+        XCTAssertEqual(response.status, 400)
+        XCTAssertEqual(errorCode(response), "invalid-transaction")
+
+        response = try api.request("GET", "/v1/certificates/440300202199999999")
+        XCTAssertEqual(response.status, 404)
+        XCTAssertEqual(errorCode(response), "certificate-not-found")
+
+        response = try api.request("GET", "/v1/blocks/abc")
+        XCTAssertEqual(response.status, 400)
+        response = try api.request("GET", "/v1/nothing-here")
+        XCTAssertEqual(response.status, 404)
+        XCTAssertEqual(errorCode(response), "not-found")
+
+        // A well-formed transaction signed by the wrong key, and one by a signer the chain does not know.
+        let orgKey = try PrivateKey(pem: String(contentsOfFile: testnet.keysDirectory + "/org-sz-tax-2.pem", encoding: .utf8))
+        let wrongKey = try PrivateKey.generate(suite: genesis.suite)
+        let body = TransactionBody.fileTradeOperator(FileTradeOperatorBody(taxId: "91440300595655961F", filedOn: "2021-01-04"))
+        let transaction = Transaction(chainId: genesis.chainId, signer: "org:sz-commerce", nonce: 1, effectiveDate: "2021-01-04", body: body)
+        let forged = SignedTransaction(transaction: transaction, signature: try wrongKey.sign(transaction.signingBytes))
+        response = try api.request("POST", "/v1/transactions", body: Array(try JSONEncoder().encode(forged)))
+        XCTAssertEqual(response.status, 401)
+        XCTAssertEqual(errorCode(response), "bad-signature")
+
+        var stranger = transaction
+        stranger.signer = "ent:91440300595655961F"
+        let unknown = SignedTransaction(transaction: stranger, signature: try orgKey.sign(stranger.signingBytes))
+        response = try api.request("POST", "/v1/transactions", body: Array(try JSONEncoder().encode(unknown)))
+        XCTAssertEqual(response.status, 403)
+        XCTAssertEqual(errorCode(response), "unknown-signer")
+
+        // Garbage and an oversized frame on the peer port: that connection closes, the node keeps serving.
+        let p2p = try HostPort(genesis.validators[1].p2pAddress)
+        for garbage in [[UInt8](repeating: 0xff, count: 64), [0x7f, 0xff, 0xff, 0xff, 1, 2, 3]] {
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = p2p.port.bigEndian
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            let connected = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            XCTAssertEqual(connected, 0)
+            _ = garbage.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            close(fd)
+        }
+        // A valid transaction still commits on all four nodes afterwards.
+        let commerceKey = try PrivateKey(pem: String(contentsOfFile: testnet.keysDirectory + "/org-sz-tax-2.pem", encoding: .utf8))
+        let register = Transaction(
+            chainId: genesis.chainId, signer: "org:sz-tax-2", nonce: 7, effectiveDate: "2021-01-04",
+            body: .registerEnterprise(
+                RegisterEnterpriseBody(
+                    taxId: "91440300595655961F", name: "深圳市一达通供应链服务有限公司", kind: "integratedService", bureau: "sz-tax-2",
+                    publicKey: try PrivateKey.generate(suite: genesis.suite).publicKey.hex)))
+        let signed = SignedTransaction(transaction: register, signature: try commerceKey.sign(register.signingBytes))
+        response = try api.request("POST", "/v1/transactions", body: Array(try JSONEncoder().encode(signed)))
+        XCTAssertEqual(response.status, 202, String(decoding: response.body, as: UTF8.self))
+        let hash = Hex.encode(signed.id(genesis.suite.hashAlgorithm))
+        // Idempotent: the same transaction again answers with the same hash.
+        response = try api.request("POST", "/v1/transactions", body: Array(try JSONEncoder().encode(signed)))
+        XCTAssertTrue([200, 202].contains(response.status))
+        XCTAssertTrue(String(decoding: response.body, as: UTF8.self).contains(hash))
+        for validator in genesis.validators {
+            let client = try HTTPClient(url: "http://\(validator.apiAddress)")
+            let deadline = Date().addingTimeInterval(20)
+            var status = 0
+            var text = ""
+            while Date() < deadline {
+                let answer = try client.request("GET", "/v1/transactions/\(hash)")
+                status = answer.status
+                text = String(decoding: answer.body, as: UTF8.self)
+                if status == 200 && text.contains("committed") { break }
+                usleep(20_000)
+            }
+            XCTAssertTrue(text.contains("\"committed\""), "\(validator.id): \(status) \(text)")
+        }
+    }
+}
+
+/// Thread-safe list of what happened during a test.
+final class EventLog: @unchecked Sendable {
+    private let lock = NSLock()
+    private var items: [String] = []
+    var entries: [String] { lock.withLock { items } }
+    func add(_ entry: String) { lock.withLock { items.append(entry) } }
+}
