@@ -128,7 +128,7 @@ public final class PeerTransport: @unchecked Sendable {
     public static let inboundConnectionsMax = 64
     /// Largest number of inbound connections still in their handshake, so strangers cannot take every slot.
     public static let handshakesInFlightMax = 16
-    /// Reconnect backoff bounds, in milliseconds.
+    /// Reconnect backoff lower bound, in milliseconds.
     public static let backoffMsMin = 50
     /// Reconnect backoff upper bound, in milliseconds.
     public static let backoffMsMax = 1000
