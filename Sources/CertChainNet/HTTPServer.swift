@@ -23,6 +23,11 @@ public final class HTTPServer: @unchecked Sendable {
     private let connectionsMax: Int
     private let handler: @Sendable (HTTPRequest) -> HTTPResponse
 
+    /// Timeouts in force (the static defaults; tests shorten them before `start()`).
+    var idleTimeoutMsValue = HTTPServer.idleTimeoutMs
+    var headerTimeoutMsValue = HTTPServer.headerTimeoutMs
+    var bodyTimeoutMsValue = HTTPServer.bodyTimeoutMs
+
     private let lock = NSLock()
     private var running = false
     private var stopped = false
@@ -174,8 +179,8 @@ public final class HTTPServer: @unchecked Sendable {
     private func readRequest(_ fd: Int32, _ pending: inout [UInt8]) -> Next {
         var scratch = [UInt8](repeating: 0, count: 16 << 10)
         var scanned = 0
-        var headDeadline: Int64 = pending.isEmpty ? Int64.max : monotonicMs() + Self.headerTimeoutMs
-        let idleDeadline = monotonicMs() + Self.idleTimeoutMs
+        var headDeadline: Int64 = pending.isEmpty ? Int64.max : monotonicMs() + headerTimeoutMsValue
+        let idleDeadline = monotonicMs() + idleTimeoutMsValue
         var headEnd: Int? = HTTPParse.headEnd(pending, from: 0)
         // Bounded by the idle and header deadlines.
         while headEnd == nil {
@@ -192,7 +197,7 @@ public final class HTTPServer: @unchecked Sendable {
             case .timeout: continue
             case .eof, .failed: return .close
             case .data(let n):
-                if pending.isEmpty { headDeadline = monotonicMs() + Self.headerTimeoutMs }
+                if pending.isEmpty { headDeadline = monotonicMs() + headerTimeoutMsValue }
                 scanned = max(0, pending.count - 3)
                 pending.append(contentsOf: scratch[0..<n])
                 headEnd = HTTPParse.headEnd(pending, from: scanned)
@@ -249,7 +254,7 @@ public final class HTTPServer: @unchecked Sendable {
             guard Sock.writeAll(fd, Array("HTTP/1.1 100 Continue\r\n\r\n".utf8)) else { return .close }
         }
         var scratch = [UInt8](repeating: 0, count: 64 << 10)
-        let deadline = monotonicMs() + Self.bodyTimeoutMs
+        let deadline = monotonicMs() + bodyTimeoutMsValue
         // Bounded by the body deadline.
         while pending.count < length {
             let now = monotonicMs()

@@ -126,7 +126,9 @@ final class OutboundPeer: @unchecked Sendable {
 public final class PeerTransport: @unchecked Sendable {
     /// Largest number of simultaneous inbound connections; extra ones are closed at once.
     public static let inboundConnectionsMax = 64
-    /// Reconnect backoff bounds, in milliseconds.
+    /// Largest number of inbound connections still in their handshake, so strangers cannot take every slot.
+    public static let handshakesInFlightMax = 16
+    /// Reconnect backoff lower bound, in milliseconds.
     public static let backoffMsMin = 50
     /// Reconnect backoff upper bound, in milliseconds.
     public static let backoffMsMax = 1000
@@ -306,7 +308,8 @@ public final class PeerTransport: @unchecked Sendable {
         while isRunning {
             guard let conn = Sock.accept(fd, timeoutMs: 200) else { continue }
             lock.lock()
-            let admit = running && inbound.count < Self.inboundConnectionsMax
+            let handshaking = inbound.values.filter { $0 == nil }.count
+            let admit = running && inbound.count < Self.inboundConnectionsMax && handshaking < Self.handshakesInFlightMax
             if admit { inbound[conn] = .some(nil) }
             lock.unlock()
             guard admit else {

@@ -236,4 +236,57 @@ final class HTTPTests: XCTestCase {
         a.close()
         XCTAssertTrue(waitUntil { (try? HTTPClient(host: "127.0.0.1", port: server.boundPort).request("GET", "/").status) == 200 })
     }
+
+    func testSlowClientsAreTimedOut() throws {
+        let server = HTTPServer(host: "127.0.0.1", port: 0, handler: HTTPTests.echo)
+        server.idleTimeoutMsValue = 300
+        server.headerTimeoutMsValue = 500
+        server.bodyTimeoutMsValue = 500
+        try server.start()
+        defer { server.stop() }
+
+        // Idle connection: closed silently.
+        let start = Date()
+        let (idle, idleClosed) = try raw(server.boundPort, [], seconds: 3)
+        XCTAssertTrue(idleClosed)
+        XCTAssertEqual(idle, "")
+        XCTAssertLessThan(Date().timeIntervalSince(start), 2)
+
+        // Slowloris: a header line every 100 ms never completes the head.
+        let fd = try Sock.connect(host: "127.0.0.1", port: server.boundPort, timeoutMs: 1000)
+        defer { Sock.closeFd(fd) }
+        _ = Sock.writeAll(fd, Array("GET / HTTP/1.1\r\nHost: x\r\n".utf8))
+        var got: [UInt8] = []
+        var closed = false
+        var buf = [UInt8](repeating: 0, count: 4096)
+        for i in 0..<40 where !closed {
+            _ = Sock.writeAll(fd, Array("X-\(i): y\r\n".utf8))
+            switch Sock.read(fd, into: &buf, timeoutMs: 100) {
+            case .data(let n): got += buf[0..<n]
+            case .timeout: break
+            case .eof, .failed: closed = true
+            }
+        }
+        XCTAssertTrue(closed)
+        XCTAssertTrue(String(decoding: got, as: UTF8.self).hasPrefix("HTTP/1.1 408 "))
+
+        // Slow body.
+        let (slowBody, bodyClosed) = try raw(server.boundPort, Array("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nab".utf8))
+        XCTAssertTrue(bodyClosed)
+        XCTAssertTrue(slowBody.hasPrefix("HTTP/1.1 408 "), slowBody)
+    }
+
+    func testExpectContinue() throws {
+        let server = try makeServer()
+        defer { server.stop() }
+        let fd = try Sock.connect(host: "127.0.0.1", port: server.boundPort, timeoutMs: 1000)
+        defer { Sock.closeFd(fd) }
+        _ = Sock.writeAll(fd, Array("POST /c HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\n".utf8))
+        var buf = [UInt8](repeating: 0, count: 4096)
+        guard case .data(let n) = Sock.read(fd, into: &buf, timeoutMs: 2000) else { return XCTFail("no 100") }
+        XCTAssertEqual(String(decoding: buf[0..<n], as: UTF8.self), "HTTP/1.1 100 Continue\r\n\r\n")
+        _ = Sock.writeAll(fd, Array("hi".utf8))
+        guard case .data(let m) = Sock.read(fd, into: &buf, timeoutMs: 2000) else { return XCTFail("no response") }
+        XCTAssertTrue(String(decoding: buf[0..<m], as: UTF8.self).hasSuffix("POST /c ? body=hi"))
+    }
 }

@@ -237,4 +237,47 @@ final class PeerTransportTests: XCTestCase {
         nodes.forEach { $0.0.stop() }
         XCTAssertLessThan(Date().timeIntervalSince(start), 2)
     }
+
+    func testSlowPeerQueueIsBoundedAndSendNeverBlocks() throws {
+        // A fake n1 that completes the handshake, then never reads.
+        let (listenFd, port) = try Sock.listen(host: "127.0.0.1", port: 0)
+        defer { Sock.closeFd(listenFd) }
+        let inbox = Inbox()
+        let a = PeerTransport(
+            listenHost: "127.0.0.1", listenPort: 0, frameBytesMax: 1 << 20, sendQueueFramesMax: 8,
+            authenticator: toyAuth("n0", known: ids), onMessage: { inbox.add($0, $1) })
+        try a.start()
+        defer { a.stop() }
+        a.addPeer(id: "n1", host: "127.0.0.1", port: port)
+        guard let conn = Sock.accept(listenFd, timeoutMs: 3000) else { return XCTFail("no dial") }
+        defer { Sock.closeFd(conn) }
+        let challenge = [UInt8](repeating: 3, count: 32)
+        XCTAssertTrue(Sock.writeAll(conn, FrameCodec.encode(challenge)))
+        var d = FrameDecoder(frameBytesMax: 4096)
+        let hello = try Handshake.readFrame(conn, &d, deadlineMs: monotonicMs() + 2000)
+        guard let (id, nonce, sig) = Handshake.decodeHello(hello) else { return XCTFail("bad hello") }
+        XCTAssertEqual(id, "n0")
+        XCTAssertEqual(sig, toySign(secret: "key-n0", challenge + Array("n1".utf8)))
+        let ack = toySign(secret: "key-n1", Handshake.ackDomain + nonce + Array("n0".utf8))
+        XCTAssertTrue(Sock.writeAll(conn, FrameCodec.encode(ack)))
+        XCTAssertTrue(waitUntil { a.connectedPeers() == ["n1"] })
+
+        let start = Date()
+        let payload = [UInt8](repeating: 0xAB, count: 64 << 10)
+        for _ in 0..<2000 { a.send(to: "n1", payload) }
+        XCTAssertLessThan(Date().timeIntervalSince(start), 2)
+        XCTAssertGreaterThan(a.droppedFrameCount, 0)
+    }
+
+    func testHandshakeSlotsAreLimited() throws {
+        let (a, _) = try makeNode("n0")
+        defer { a.stop() }
+        var fds: [Int32] = []
+        defer { fds.forEach { Sock.closeFd($0) } }
+        for _ in 0..<PeerTransport.handshakesInFlightMax { fds.append(try rawConnect(a.boundPort)) }
+        // One more stranger is closed at once.
+        let extra = try Sock.connect(host: "127.0.0.1", port: a.boundPort, timeoutMs: 1000)
+        defer { Sock.closeFd(extra) }
+        XCTAssertTrue(closedByPeer(extra, seconds: 2))
+    }
 }
