@@ -1,0 +1,158 @@
+import Foundation
+import CertChainCrypto
+import CertChainModel
+
+/// The result of executing one block: receipts, the state changes (sorted by key; nil = delete) and the new state root.
+public struct BlockExecution: Sendable {
+    public let receipts: [Receipt]
+    public let changes: [(key: String, value: [UInt8]?)]
+    public let stateRoot: [UInt8]
+    /// The root the block was executed on.
+    public let baseRoot: [UInt8]
+}
+
+/// Lookup tables derived from genesis.
+struct Tables: Sendable {
+    let organizations: [String: Organization]
+    let commodities: [String: Commodity]
+    let tradeModes: [String: TradeMode]
+    let currencies: Set<String>
+
+    init(_ g: Genesis) {
+        var o: [String: Organization] = [:]
+        for org in g.organizations { o[org.id] = org }
+        organizations = o
+        var c: [String: Commodity] = [:]
+        for com in g.commodities where c[com.hsCode] == nil { c[com.hsCode] = com }
+        commodities = c
+        var t: [String: TradeMode] = [:]
+        for m in g.tradeModes { t[m.code] = m }
+        tradeModes = t
+        currencies = Set(g.currencies.map(\.code))
+    }
+
+    /// The commodity entry of `hsCode` valid on `date` (several entries may exist for one code over time).
+    func commodity(_ hsCode: String, on date: String, in g: Genesis) -> Commodity? {
+        g.commodities.first { $0.hsCode == hsCode && $0.isValid(on: date) }
+    }
+}
+
+/// The deterministic state machine of certchain: executes blocks into receipts, state changes and a state root.
+public struct Ledger: StateReader, Sendable {
+    public let genesis: Genesis
+    let tables: Tables
+    private(set) var entries: [String: [UInt8]] = [:]
+    private(set) var tree: StateTree
+
+    /// An empty ledger for `genesis`.
+    public init(genesis: Genesis) {
+        self.genesis = genesis
+        tables = Tables(genesis)
+        tree = StateTree(hash: genesis.hashAlgorithm)
+    }
+
+    /// Restores the committed state from the store's key-values; throws on a repeated key.
+    public init(genesis: Genesis, entries: [(key: String, value: [UInt8])]) throws {
+        self.init(genesis: genesis)
+        var map: [String: [UInt8]] = [:]
+        for (k, v) in entries {
+            if map.updateValue(v, forKey: k) != nil { throw ModelError.malformed("state key \(k) repeated") }
+        }
+        self.entries = map
+        tree.apply(map.keys.sorted(by: keyPrecedes).map { (key: $0, value: map[$0]) })
+    }
+
+    /// The committed value under `key`.
+    public func value(forKey key: String) -> [UInt8]? { entries[key] }
+
+    /// The current state root.
+    public var stateRoot: [UInt8] { tree.root }
+
+    /// Number of committed keys.
+    public var keyCount: Int { entries.count }
+
+    /// Every committed entry sorted by key (for snapshots and tests).
+    public var sortedEntries: [(key: String, value: [UInt8])] {
+        entries.keys.sorted(by: keyPrecedes).map { (key: $0, value: entries[$0]!) }
+    }
+
+    /// The signer's public key hex: genesis organization key for "org:<id>", registered key for "ent:<taxId>".
+    public func publicKeyHex(forSigner signer: String) -> String? {
+        if signer.hasPrefix("org:") { return tables.organizations[String(signer.dropFirst(4))]?.publicKey }
+        if signer.hasPrefix("ent:") {
+            return StateCodec.decode(EnterpriseRecord.self, entries[Keys.enterprise(String(signer.dropFirst(4)))])?.publicKey
+        }
+        return nil
+    }
+
+    /// Executes `txs` in order on the committed state (pure: self is unchanged); every transaction gets a receipt.
+    public func execute(_ txs: [SignedTransaction], txHashes: [[UInt8]], blockDate: String, height: UInt64) -> BlockExecution {
+        var overlay = Overlay(base: entries)
+        var receipts: [Receipt] = []
+        receipts.reserveCapacity(txs.count)
+        for (i, stx) in txs.enumerated() {
+            let hash = i < txHashes.count ? txHashes[i] : stx.id(genesis.hashAlgorithm)
+            var exec = Executor(genesis: genesis, tables: tables, overlay: overlay, tx: stx.transaction,
+                                ref: TxReference(txHash: Hex.encode(hash), kind: stx.transaction.kind.rawValue, height: height, index: i,
+                                                 effectiveDate: stx.transaction.effectiveDate, signer: stx.transaction.signer),
+                                blockDate: blockDate)
+            do {
+                let refund = try exec.run()
+                overlay = exec.overlay
+                overlay.commitPending()
+                receipts.append(Receipt(txHash: hash, result: .ok(refund: refund)))
+            } catch let r as Rejection {
+                receipts.append(Receipt(txHash: hash, result: .error(code: r.code, message: r.message)))
+            } catch {
+                receipts.append(Receipt(txHash: hash, result: .error(code: .invalidField, message: "\(error)")))
+            }
+        }
+        let changes = overlay.sortedChanges
+        return BlockExecution(receipts: receipts, changes: changes, stateRoot: tree.root(after: changes), baseRoot: tree.root)
+    }
+
+    /// Applies an execution's changes to the committed state.
+    public mutating func commit(_ execution: BlockExecution) {
+        for (k, v) in execution.changes {
+            if let v { entries[k] = v } else { entries.removeValue(forKey: k) }
+        }
+        tree.apply(execution.changes)
+    }
+}
+
+/// Committed state plus this block's writes plus the current transaction's pending writes.
+struct Overlay {
+    let base: [String: [UInt8]]
+    var block: [String: [UInt8]?] = [:]
+    var pending: [String: [UInt8]?] = [:]
+
+    init(base: [String: [UInt8]]) { self.base = base }
+
+    func get(_ key: String) -> [UInt8]? {
+        if let p = pending[key] { return p }
+        if let b = block[key] { return b }
+        return base[key]
+    }
+
+    mutating func put(_ key: String, _ value: [UInt8]?) { pending[key] = .some(value) }
+
+    mutating func commitPending() {
+        for (k, v) in pending { block[k] = .some(v) }
+        pending = [:]
+    }
+
+    var sortedChanges: [(key: String, value: [UInt8]?)] {
+        block.keys.sorted(by: keyPrecedes).compactMap { k in
+            let v = block[k]!
+            if v == base[k] { return nil }
+            return (key: k, value: v)
+        }
+    }
+}
+
+/// A receipt error raised by a rule.
+struct Rejection: Error {
+    let code: ErrorCode
+    let message: String
+    init(_ code: ErrorCode, _ message: String) { self.code = code; self.message = message }
+}
