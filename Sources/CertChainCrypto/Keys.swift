@@ -44,12 +44,14 @@ public struct PublicKey: Sendable, Hashable {
         guard let key = OpenSSL.withPEMBIO(pem, { PEM_read_bio_PUBKEY($0, nil, nil, nil) }) else {
             throw CryptoError.invalidPEM("expected a \"BEGIN PUBLIC KEY\" block: \(OpenSSL.drainErrors())")
         }
-        let box = EVPKeyBox(key)
-        let suite = try OpenSSL.suite(of: key)
-        let raw = try OpenSSL.rawPublicKey(key, suite: suite)
+        let (suite, raw): (SignatureSuite, [UInt8])
+        do {
+            let parsed = EVPKeyBox(key)   // freed at the end of this scope
+            suite = try OpenSSL.suite(of: parsed.pointer)
+            raw = try OpenSSL.rawPublicKey(parsed.pointer, suite: suite)
+        }
         // Rebuild from raw bytes so an EC key with the SM2 curve becomes a proper SM2 key.
         try self.init(suite: suite, rawBytes: raw)
-        _ = box
     }
 
     init(suite: SignatureSuite, rawBytes: [UInt8], box: EVPKeyBox) {
@@ -107,9 +109,13 @@ public struct PrivateKey: Sendable {
     private let box: EVPKeyBox
 
     private init(key: OpaquePointer) throws {
-        let box = EVPKeyBox(key)
+        var box = EVPKeyBox(key)
         let suite = try OpenSSL.suite(of: key)
-        let raw = try OpenSSL.rawPublicKey(key, suite: suite)
+        if suite == .sm2sm3 && EVP_PKEY_is_a(key, "SM2") != 1 {
+            // A generic EC key on the SM2 curve would sign with ECDSA; rebuild it as an SM2 key.
+            box = EVPKeyBox(try OpenSSL.sm2KeyFromECKey(key))
+        }
+        let raw = try OpenSSL.rawPublicKey(box.pointer, suite: suite)
         self.box = box
         self.suite = suite
         self.publicKey = try PublicKey(suite: suite, rawBytes: raw)

@@ -149,6 +149,19 @@ enum OpenSSL {
         return key
     }
 
+    /// Rebuilds an EC key pair on the SM2 curve as an "SM2"-type key (so signing uses SM2, not ECDSA).
+    static func sm2KeyFromECKey(_ key: OpaquePointer) throws -> OpaquePointer {
+        var bignum: OpaquePointer? = nil
+        guard EVP_PKEY_get_bn_param(key, "priv", &bignum) == 1, let bignum else {
+            throw failure("EVP_PKEY_get_bn_param(priv)")
+        }
+        defer { BN_clear_free(bignum) }
+        var scalar = [UInt8](repeating: 0, count: 32)
+        guard BN_bn2binpad(bignum, &scalar, 32) == 32 else { throw CryptoError.invalidPrivateScalar }
+        defer { for index in scalar.indices { scalar[index] = 0 } }
+        return try sm2Key(publicPoint: try sm2PublicPoint(privateScalar: scalar), privateScalar: scalar)
+    }
+
     /// Computes d·G on the SM2 curve, uncompressed; validates 1 <= d <= n-2.
     static func sm2PublicPoint(privateScalar: [UInt8]) throws -> [UInt8] {
         guard let group = EC_GROUP_new_by_curve_name(NID_sm2) else { throw failure("EC_GROUP_new_by_curve_name") }

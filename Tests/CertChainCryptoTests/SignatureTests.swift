@@ -104,6 +104,15 @@ final class SignatureTests: XCTestCase {
         }
     }
 
+    func testECKeyOnSM2CurveSignsWithSM2() throws {
+        let dir = try temporaryDirectory()
+        try runOpenSSL(["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:SM2", "-out", dir + "/ec.pem"])
+        let key = try PrivateKey(pem: String(contentsOfFile: dir + "/ec.pem", encoding: .utf8))
+        XCTAssertEqual(key.suite, .sm2sm3)
+        let signature = try key.sign([4, 2])
+        XCTAssertTrue(key.publicKey.verify(signature: signature, message: [4, 2]))
+    }
+
     func testInvalidPublicKeys() throws {
         XCTAssertThrowsError(try PublicKey(suite: .ed25519sha256, rawBytes: [UInt8](repeating: 1, count: 31)))
         XCTAssertThrowsError(try PublicKey(suite: .sm2sm3, rawBytes: [UInt8](repeating: 1, count: 64)))
