@@ -134,7 +134,7 @@ extension Node {
         guard transaction.transaction.chainId == genesis.chainId else {
             return .refused(status: 400, code: "wrong-chain", message: "chainId \(transaction.transaction.chainId) is not this chain (\(genesis.chainId))")
         }
-        guard let hex = Ledger.publicKeyHex(forSigner: transaction.transaction.signer, genesis: genesis, in: reader),
+        guard let hex = signerPublicKeyHex(transaction.transaction.signer),
             let key = keyCache.key(suite: suite, hex: hex)
         else {
             return .refused(
@@ -154,6 +154,13 @@ extension Node {
             }
             return .accepted(id: id, status: "pending")
         }
+    }
+
+    /// The signer's registered key: an organization's from genesis, an enterprise's from committed state.
+    func signerPublicKeyHex(_ signer: String) -> String? {
+        if signer.hasPrefix("org:") { return genesis.organizations.first { $0.id == signer.dropFirst(4) }?.publicKey }
+        if signer.hasPrefix("ent:") { return Ledger.enterprise(taxId: String(signer.dropFirst(4)), in: reader)?.publicKey }
+        return nil
     }
 
     func transaction(_ hashText: String) -> HTTPResponse {

@@ -110,7 +110,8 @@ public final class Node: @unchecked Sendable {
             throw NodeError("validator \(options.validatorId) is not in genesis (validators: \(validators.map(\.id).joined(separator: ", ")))")
         }
         selfIndex = index
-        validatorKeys = try validators.map { try PublicKey(suite: genesis.suite, hex: $0.publicKey) }
+        let suite = options.genesis.suite
+        validatorKeys = try options.genesis.validators.map { try PublicKey(suite: suite, hex: $0.publicKey) }
         guard validatorKeys[index] == options.nodeKey.publicKey else {
             throw NodeError("the node key does not match validator \(options.validatorId)'s public key in genesis")
         }
@@ -447,27 +448,19 @@ public final class Node: @unchecked Sendable {
 
     /// Index of the first transaction whose chain, signer or signature is not acceptable; verifies on all cores.
     func firstInvalidSignature(_ transactions: [SignedTransaction], ids: [[UInt8]]) -> Int? {
-        var keys: [PublicKey?] = []
-        keys.reserveCapacity(transactions.count)
-        for transaction in transactions {
-            keys.append(ledger.publicKeyHex(forSigner: transaction.transaction.signer).flatMap { keyCache.key(suite: suite, hex: $0) })
+        let keys = transactions.map { transaction in
+            ledger.publicKeyHex(forSigner: transaction.transaction.signer).flatMap { keyCache.key(suite: suite, hex: $0) }
         }
-        let results = UnsafeMutableBufferPointer<Bool>.allocate(capacity: transactions.count)
-        defer { results.deallocate() }
-        results.initialize(repeating: false)
+        let results = ConcurrentSlots<Bool>(count: transactions.count)
         let chainId = genesis.chainId
         let mempool = self.mempool
-        let resultBase = results
         DispatchQueue.concurrentPerform(iterations: transactions.count) { i in
             let transaction = transactions[i]
             guard transaction.transaction.chainId == chainId, let key = keys[i] else { return }
-            if mempool.contains(ids[i]) {
-                resultBase[i] = true  // verified when it was admitted here
-                return
-            }
-            resultBase[i] = key.verify(signature: transaction.signature, message: transaction.transaction.signingBytes)
+            // A transaction in our mempool was verified when it was admitted here: each is verified once per validator.
+            results[i] = mempool.contains(ids[i]) || key.verify(signature: transaction.signature, message: transaction.transaction.signingBytes)
         }
-        return results.firstIndex(of: false)
+        return results.all.firstIndex { $0 != true }
     }
 
     // MARK: - Committing

@@ -104,7 +104,7 @@ public final class WorkloadReplay: @unchecked Sendable {
     public func run(log: (String) -> Void = { print($0) }) throws -> Summary {
         let start = Date()
         guard !options.apiURLs.isEmpty else { throw NodeError("no --api URL given") }
-        let clients = try options.apiURLs.map { try HTTPClient(url: $0, timeoutSeconds: 15) }
+        let clients = try options.apiURLs.map { try makeClient($0, timeoutSeconds: 15) }
         let status = try getJSON(clients[0], "/v1/status", as: StatusResponse.self)
         guard let suite = SignatureSuite(rawValue: status.suite) else { throw NodeError("unknown suite \(status.suite)") }
         let heightBefore = status.height
@@ -155,10 +155,10 @@ public final class WorkloadReplay: @unchecked Sendable {
         }
         let submitElapsed = Date().timeIntervalSince(submitStart)
         log("submitted \(total) in \(String(format: "%.1f", submitElapsed)) s; waiting for commits")
-        let accepted = prepared.prefix(total).filter { submitTimes[$0.id] != nil }.map(\.id)
+        let accepted = prepared.prefix(total).filter { submitTimes[$0.id] != nil }.map { $0.id }
         let deadline = Date().addingTimeInterval(options.timeoutSeconds)
         while Date() < deadline {
-            let committed = lock.withLock { accepted.filter { commitTimes[$0] != nil }.count }
+            let committed = lock.withLock { accepted.filter { self.commitTimes[$0] != nil }.count }
             if committed + refused.count >= accepted.count { break }
             usleep(20_000)
         }
@@ -210,7 +210,7 @@ public final class WorkloadReplay: @unchecked Sendable {
             certificatesChecked: checked, refundTotal: statistics?.refundTotal ?? "", exemptCreditTotal: statistics?.exemptCreditTotal ?? "",
             nodes: nodes, nodesAgree: agree, transactionsPerSecond: throughput,
             latencyMsP50: percentile(latencies, 0.50), latencyMsP99: percentile(latencies, 0.99), latencyMsMax: latencies.last ?? 0,
-            elapsedSeconds: Date().timeIntervalSince(start), blocks: (nodes.map(\.height).max() ?? heightBefore) - heightBefore)
+            elapsedSeconds: Date().timeIntervalSince(start), blocks: (nodes.map { $0.height }.max() ?? heightBefore) - heightBefore)
     }
 
     // MARK: - Preparing
@@ -241,13 +241,11 @@ public final class WorkloadReplay: @unchecked Sendable {
         // A signer nobody registered still signs, with a key the chain does not know.
         let strangerKey = try PrivateKey.generate(suite: suite)
         let transactions = workload.transactions
-        var prepared = [Prepared?](repeating: nil, count: transactions.count)
-        var failure: Error?
-        let failureLock = NSLock()
+        let prepared = ConcurrentSlots<Prepared>(count: transactions.count)
+        let failures = ConcurrentSlots<String>(count: transactions.count)
         let orgKeys = organizationKeys
         let entKeys = enterpriseKeys
-        prepared.withUnsafeMutableBufferPointer { output in
-            let out = output
+        do {
             DispatchQueue.concurrentPerform(iterations: transactions.count) { i in
                 let item = transactions[i]
                 do {
@@ -257,17 +255,17 @@ public final class WorkloadReplay: @unchecked Sendable {
                         chainId: chainId, signer: item.signer, nonce: UInt64(item.seq), effectiveDate: item.effectiveDate, body: body)
                     let key = item.signer.hasPrefix("org:") ? orgKeys[item.signer] : entKeys[String(item.signer.dropFirst(4))]
                     let signed = SignedTransaction(transaction: transaction, signature: try (key ?? strangerKey).sign(transaction.signingBytes))
-                    out[i] = Prepared(
+                    prepared[i] = Prepared(
                         seq: item.seq, kind: item.kind.rawValue, signer: item.signer, json: Array(try JSONEncoder().encode(signed)),
                         id: signed.id(suite.hashAlgorithm), expect: item.expect,
                         registersTaxId: item.expect.error == nil ? registered : nil)
                 } catch {
-                    failureLock.withLock { failure = failure ?? NodeError("workload transaction seq \(item.seq): \(describe(error))") }
+                    failures[i] = "workload transaction seq \(item.seq): \(describe(error))"
                 }
             }
         }
-        if let failure { throw failure }
-        return prepared.compactMap { $0 }
+        if let failure = failures.all.compactMap({ $0 }).first { throw NodeError(failure) }
+        return prepared.all.compactMap { $0 }
     }
 
     // MARK: - Talking to nodes
@@ -283,7 +281,7 @@ public final class WorkloadReplay: @unchecked Sendable {
     func primary(clients: [HTTPClient], status: StatusResponse?) throws -> HTTPClient {
         let status = try status ?? getJSON(clients[0], "/v1/status", as: StatusResponse.self)
         guard let address = status.validators.first(where: { $0.id == status.primary })?.apiAddress else { return clients[0] }
-        return try HTTPClient(url: "http://" + address, timeoutSeconds: 15)
+        return try makeClient("http://" + address, timeoutSeconds: 15)
     }
 
     func waitForCommit(_ id: [UInt8], deadline: Date) throws {

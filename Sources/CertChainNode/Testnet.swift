@@ -104,7 +104,9 @@ public struct Testnet {
     private func writeKey(name: String, suite: SignatureSuite) throws -> PrivateKey {
         let key = try PrivateKey.generate(suite: suite)
         let path = keysDirectory + "/\(name).pem"
-        FileManager.default.createFile(atPath: path, contents: Data(key.pem.utf8), attributes: [.posixPermissions: 0o600])
+        guard FileManager.default.createFile(atPath: path, contents: Data(key.pem.utf8), attributes: [.posixPermissions: 0o600]) else {
+            throw NodeError("cannot write \(path)")
+        }
         return key
     }
 

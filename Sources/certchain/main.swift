@@ -203,7 +203,7 @@ func testnetCommand(_ arguments: Arguments) throws {
         }
     case "start":
         let genesis = try testnet.loadGenesis()
-        let indices = try arguments.options["node"].map { [try arguments.int("node", default: 0)] } ?? Array(genesis.validators.indices)
+        let indices = arguments.options["node"] == nil ? Array(genesis.validators.indices) : [try arguments.int("node", default: 0)]
         for index in indices where testnet.runningPid(index) == nil { try testnet.startNode(index, executable: executable) }
         try waitServing(testnet, genesis, only: indices)
         print(indices.map { "node\($0) http://\(genesis.validators[$0].apiAddress)" }.joined(separator: "\n"))
@@ -224,7 +224,9 @@ func testnetCommand(_ arguments: Arguments) throws {
         for (index, validator) in genesis.validators.enumerated() {
             let running = testnet.runningPid(index).map { "pid \($0)" } ?? "stopped"
             var line = "\(validator.id) (\(validator.organization)) http://\(validator.apiAddress) \(running)"
-            if let client = try? HTTPClient(url: "http://\(validator.apiAddress)", timeoutSeconds: 2), let body = try? get(client, "/v1/status"),
+            let api = try? HTTPClient(url: "http://\(validator.apiAddress)")
+            let quick = api.map { HTTPClient(host: $0.host, port: $0.port, timeoutSeconds: 2) }
+            if let quick, let body = try? get(quick, "/v1/status"),
                 let status = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any]
             {
                 line += "  height \(status["height"] ?? "?") view \(status["view"] ?? "?") primary \(status["primary"] ?? "?")"
