@@ -19,6 +19,8 @@ final class CStrings: @unchecked Sendable {
     let groupKey: UnsafeMutablePointer<CChar> = strdup("group")
     let pubKey: UnsafeMutablePointer<CChar> = strdup("pub")
     let privKey: UnsafeMutablePointer<CChar> = strdup("priv")
+    // Values pushed with push_utf8_string / push_octet_string are also referenced until OSSL_PARAM_BLD_to_param.
+    let sm2Name: UnsafeMutablePointer<CChar> = strdup("SM2")
 }
 
 /// Internal helpers around OpenSSL's error queue, BIOs and key construction.
@@ -120,12 +122,14 @@ enum OpenSSL {
         defer { OSSL_PARAM_BLD_free(builder) }
         var bignum: OpaquePointer? = nil
         defer { if let bignum { BN_clear_free(bignum) } }
-        guard OSSL_PARAM_BLD_push_utf8_string(builder, CStrings.shared.groupKey, "SM2", 0) == 1 else {
+        guard OSSL_PARAM_BLD_push_utf8_string(builder, CStrings.shared.groupKey, CStrings.shared.sm2Name, 0) == 1 else {
             throw failure("OSSL_PARAM_BLD_push_utf8_string")
         }
-        let pushed = publicPoint.withUnsafeBytes {
-            OSSL_PARAM_BLD_push_octet_string(builder, CStrings.shared.pubKey, $0.baseAddress, $0.count)
-        }
+        // The builder keeps this pointer until OSSL_PARAM_BLD_to_param, so it must not be a temporary.
+        let point = UnsafeMutableRawBufferPointer.allocate(byteCount: max(1, publicPoint.count), alignment: 1)
+        defer { point.deallocate() }
+        point.copyBytes(from: publicPoint)
+        let pushed = OSSL_PARAM_BLD_push_octet_string(builder, CStrings.shared.pubKey, point.baseAddress, publicPoint.count)
         guard pushed == 1 else { throw failure("OSSL_PARAM_BLD_push_octet_string") }
         if let privateScalar {
             bignum = privateScalar.withUnsafeBufferPointer { BN_bin2bn($0.baseAddress, Int32($0.count), nil) }
