@@ -68,6 +68,12 @@ public struct Ledger: StateReader, Sendable {
     /// The current state root.
     public var stateRoot: [UInt8] { tree.root }
 
+    /// Proof of the committed value (or absence) of `key` under `stateRoot`; check with `StateProof.verify`.
+    public func stateProof(forKey key: String) -> StateProof { tree.proof(forKey: key) }
+
+    /// The state key of a certificate (for proofs).
+    public static func certificateKey(_ number: String) -> String { Keys.certificate(number) }
+
     /// Number of committed keys.
     public var keyCount: Int { entries.count }
 

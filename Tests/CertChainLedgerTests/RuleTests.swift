@@ -377,3 +377,23 @@ final class RuleTests: XCTestCase {
         XCTAssertEqual(Merkle.root(leaves: leaves, hash: hash), c.ledger.stateRoot)
     }
 }
+
+final class StateProofTests: XCTestCase {
+    func testProofsOfPresenceAndAbsence() {
+        var c = Chain()
+        c.issued()
+        let hash = c.ledger.genesis.hashAlgorithm
+        let key = Ledger.certificateKey("440300202100000001")
+        let value = c.ledger.value(forKey: key)!
+        let proof = c.ledger.stateProof(forKey: key)
+        XCTAssertTrue(proof.verify(value: value, stateRoot: c.ledger.stateRoot, hash: hash))
+        XCTAssertFalse(proof.verify(value: value + [0x20], stateRoot: c.ledger.stateRoot, hash: hash))
+        XCTAssertFalse(proof.verify(value: nil, stateRoot: c.ledger.stateRoot, hash: hash))
+        let absent = c.ledger.stateProof(forKey: Ledger.certificateKey("440300202100000099"))
+        XCTAssertTrue(absent.verify(value: nil, stateRoot: c.ledger.stateRoot, hash: hash))
+        XCTAssertFalse(absent.verify(value: [1], stateRoot: c.ledger.stateRoot, hash: hash))
+        var forged = proof
+        forged.entries.removeAll { $0.key != key }
+        if proof.entries.count > 1 { XCTAssertFalse(forged.verify(value: value, stateRoot: c.ledger.stateRoot, hash: hash)) }
+    }
+}
