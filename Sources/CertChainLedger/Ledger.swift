@@ -91,6 +91,15 @@ public struct Ledger: StateReader, Sendable {
         return nil
     }
 
+    /// The signer's public key hex over any state (e.g. the SQLite store): genesis org key or registered enterprise key.
+    public static func publicKeyHex(forSigner signer: String, genesis: Genesis, in state: StateReader) -> String? {
+        if signer.hasPrefix("org:") { return genesis.organization(String(signer.dropFirst(4)))?.publicKey }
+        if signer.hasPrefix("ent:") {
+            return StateCodec.decode(EnterpriseRecord.self, state.value(forKey: Keys.enterprise(String(signer.dropFirst(4)))))?.publicKey
+        }
+        return nil
+    }
+
     /// Executes `txs` in order on the committed state (pure: self is unchanged); every transaction gets a receipt.
     public func execute(_ txs: [SignedTransaction], txHashes: [[UInt8]], blockDate: String, height: UInt64) -> BlockExecution {
         var overlay = Overlay(base: entries)

@@ -193,6 +193,8 @@ final class RuleTests: XCTestCase {
         XCTAssertEqual(c.ledger.publicKeyHex(forSigner: "ent:" + Chain.agent), Fixtures.fakeKey(Chain.agent))
         XCTAssertEqual(c.ledger.publicKeyHex(forSigner: "org:sz-tax-2"), Fixtures.fakeKey("org:sz-tax-2"))
         XCTAssertNil(c.ledger.publicKeyHex(forSigner: "ent:" + Chain.principal))
+        XCTAssertEqual(Ledger.publicKeyHex(forSigner: "ent:" + Chain.agent, genesis: c.ledger.genesis, in: c.ledger), Fixtures.fakeKey(Chain.agent))
+        XCTAssertNil(c.ledger.publicKeyHex(forSigner: "auditor"))
         XCTAssertEqual(code(c.run("org:sz-commerce", .fileTradeOperator(FileTradeOperatorBody(taxId: Chain.principal, filedOn: "2021-01-04")))),
                        "enterprise-not-found")
         XCTAssertEqual(code(c.run("org:sz-commerce", .fileTradeOperator(FileTradeOperatorBody(taxId: Chain.agent, filedOn: "2021-02-30")))),
