@@ -126,8 +126,9 @@ public struct Ledger: StateReader, Sendable {
         return BlockExecution(receipts: receipts, changes: changes, stateRoot: tree.root(after: changes), baseRoot: tree.root)
     }
 
-    /// Applies an execution's changes to the committed state.
+    /// Applies an execution's changes to the committed state; traps if it was executed on another state root.
     public mutating func commit(_ execution: BlockExecution) {
+        precondition(execution.baseRoot == tree.root, "BlockExecution was computed on a different state than the one committed to")
         for (k, v) in execution.changes {
             if let v { entries[k] = v } else { entries.removeValue(forKey: k) }
         }

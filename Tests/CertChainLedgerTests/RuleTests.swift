@@ -399,3 +399,24 @@ final class StateProofTests: XCTestCase {
         if proof.entries.count > 1 { XCTAssertFalse(forged.verify(value: value, stateRoot: c.ledger.stateRoot, hash: hash)) }
     }
 }
+
+final class SuiteTests: XCTestCase {
+    func testEd25519KeysAre32Bytes() throws {
+        let c = Chain()
+        var g = c.ledger.genesis
+        g.suite = .ed25519sha256
+        var ledger = Ledger(genesis: g)
+        func register(_ key: String) -> Receipt {
+            let tx = SignedTransaction(transaction: Transaction(chainId: g.chainId, signer: "org:sz-tax-2", nonce: 1, effectiveDate: "2021-07-24",
+                                                                body: .registerEnterprise(RegisterEnterpriseBody(taxId: Chain.agent, name: "a",
+                                                                                                                 kind: "trading", bureau: "sz-tax-2", publicKey: key))),
+                                       signature: [])
+            let e = ledger.execute([tx], txHashes: [tx.id(g.hashAlgorithm)], blockDate: "2021-07-24", height: 1)
+            ledger.commit(e)
+            return e.receipts[0]
+        }
+        XCTAssertEqual(register(Fixtures.fakeKey("x")).result.errorCode, .invalidPublicKey)  // 65-byte SM2 key
+        XCTAssertEqual(register(String(repeating: "AB", count: 32)).result.errorCode, .invalidPublicKey)  // uppercase
+        XCTAssertTrue(register(String(repeating: "ab", count: 32)).result.isOK)
+    }
+}

@@ -297,3 +297,22 @@ final class GenesisAndWorkloadTests: XCTestCase {
         XCTAssertEqual(p.blockIntervalMs, 20)
     }
 }
+
+final class ErrorCodeTests: XCTestCase {
+    func testEverySpecCodeExists() {
+        let spec = """
+        unauthorized unknown-signer bad-signature invalid-tax-id invalid-declaration-number invalid-certificate-number
+        duplicate-certificate-number invalid-line-number duplicate-line invalid-hs-code invalid-trade-mode invalid-currency
+        invalid-quantity invalid-amount invalid-date duplicate-enterprise enterprise-not-found duplicate-declaration
+        consignor-not-trade-operator unit-mismatch duplicate-application declaration-not-found consignor-mismatch
+        declaration-mismatch declaration-item-certified deadline-passed application-not-found application-not-pending
+        not-competent-bureau invalid-date-order certificate-in-use duplicate-claim certificate-not-found certificate-revoked
+        principal-mismatch certificate-line-not-found missing-exchange-rate over-consumption non-refundable-trade-mode
+        claim-not-found claim-not-pending invalid-public-key invalid-field invalid-item-number invalid-period
+        invalid-exchange-rate invalid-transaction
+        """
+        for code in spec.split(whereSeparator: { $0 == " " || $0 == "\n" }) {
+            XCTAssertNotNil(ErrorCode(rawValue: String(code)), String(code))
+        }
+    }
+}
