@@ -68,6 +68,12 @@ public struct Ledger: StateReader, Sendable {
     /// The current state root.
     public var stateRoot: [UInt8] { tree.root }
 
+    /// Proof of the committed value (or absence) of `key` under `stateRoot`; check with `StateProof.verify`.
+    public func stateProof(forKey key: String) -> StateProof { tree.proof(forKey: key) }
+
+    /// The state key of a certificate (for proofs).
+    public static func certificateKey(_ number: String) -> String { Keys.certificate(number) }
+
     /// Number of committed keys.
     public var keyCount: Int { entries.count }
 
@@ -81,6 +87,15 @@ public struct Ledger: StateReader, Sendable {
         if signer.hasPrefix("org:") { return tables.organizations[String(signer.dropFirst(4))]?.publicKey }
         if signer.hasPrefix("ent:") {
             return StateCodec.decode(EnterpriseRecord.self, entries[Keys.enterprise(String(signer.dropFirst(4)))])?.publicKey
+        }
+        return nil
+    }
+
+    /// The signer's public key hex over any state (e.g. the SQLite store): genesis org key or registered enterprise key.
+    public static func publicKeyHex(forSigner signer: String, genesis: Genesis, in state: StateReader) -> String? {
+        if signer.hasPrefix("org:") { return genesis.organization(String(signer.dropFirst(4)))?.publicKey }
+        if signer.hasPrefix("ent:") {
+            return StateCodec.decode(EnterpriseRecord.self, state.value(forKey: Keys.enterprise(String(signer.dropFirst(4)))))?.publicKey
         }
         return nil
     }
@@ -111,8 +126,9 @@ public struct Ledger: StateReader, Sendable {
         return BlockExecution(receipts: receipts, changes: changes, stateRoot: tree.root(after: changes), baseRoot: tree.root)
     }
 
-    /// Applies an execution's changes to the committed state.
+    /// Applies an execution's changes to the committed state; traps if it was executed on another state root.
     public mutating func commit(_ execution: BlockExecution) {
+        precondition(execution.baseRoot == tree.root, "BlockExecution was computed on a different state than the one committed to")
         for (k, v) in execution.changes {
             if let v { entries[k] = v } else { entries.removeValue(forKey: k) }
         }

@@ -37,9 +37,19 @@ struct StateTree: Sendable {
 
     var root: [UInt8] { levels[StateTree.depth][0] }
 
-    static func bucket(of key: String, _ hash: HashAlgorithm) -> Int {
-        let h = hash.hash(Array(key.utf8))
-        return Int(h[0]) << 4 | Int(h[1] >> 4)
+    static func bucket(of key: String, _ hash: HashAlgorithm) -> Int { StateProof.bucket(of: key, hash: hash) }
+
+    /// Proof for `key` against the current root.
+    func proof(forKey key: String) -> StateProof {
+        let b = StateTree.bucket(of: key, hash)
+        let entries = buckets[b].keys.sorted(by: keyPrecedes).map { StateProof.Entry(key: $0, valueHash: Hex.encode(buckets[b][$0]!)) }
+        var path: [String] = []
+        var index = b
+        for l in 0..<StateTree.depth {
+            path.append(Hex.encode(levels[l][index ^ 1]))
+            index >>= 1
+        }
+        return StateProof(key: key, bucket: b, entries: entries, path: path)
     }
 
     /// H over the bucket's entries sorted by key bytes: u32 key length, key, 32-byte value hash each; empty = H("").
