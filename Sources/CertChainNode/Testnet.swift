@@ -11,7 +11,7 @@ import Foundation
 ///
 /// Layout: `DIR/genesis.json`, `DIR/keys/` (organization, validator and auditor keys as PKCS#8 PEM),
 /// `DIR/node<i>/` with `data/` (SQLite), `node.log` and `pid`.
-public struct Testnet {
+public struct Testnet: Sendable {
     /// The folder that holds the network.
     public let directory: String
 
