@@ -1,3 +1,4 @@
+import CertChainCrypto
 import Foundation
 import XCTest
 import CertChainModel
