@@ -27,6 +27,10 @@ extension Node {
     /// Routes one HTTP request (SPEC section 7); runs on the server's connection thread.
     func handle(_ request: HTTPRequest) -> HTTPResponse {
         let parts = request.path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
+        // Feature route groups, each in its own file; nil means "not mine".
+        for group in [handleProofRoutes, handleQueryRoutes, handleWebRoutes] {
+            if let response = group(request, parts) { return response }
+        }
         switch (request.method, parts.count) {
         case ("GET", 2) where parts == ["v1", "status"]: return status()
         case ("GET", 2) where parts == ["v1", "stats"]: return json(200, Ledger.statistics(in: StoreStateReader(store: store)))
