@@ -17,11 +17,6 @@ struct StoreStateReader: StateReader {
     func value(forKey key: String) -> [UInt8]? { (try? store.stateValue(key: key)) ?? nil }
 }
 
-/// Result of offering a transaction to this node.
-enum AdmissionResult {
-    case accepted(id: [UInt8], status: String)
-    case refused(status: Int, code: String, message: String)
-}
 
 extension Node {
     /// Routes one HTTP request (SPEC section 7); runs on the server's connection thread.
@@ -33,7 +28,7 @@ extension Node {
         }
         switch (request.method, parts.count) {
         case ("GET", 2) where parts == ["v1", "status"]: return status()
-        case ("GET", 2) where parts == ["v1", "stats"]: return json(200, Ledger.statistics(in: StoreStateReader(store: store)))
+        case ("GET", 2) where parts == ["v1", "stats"]: return json(200, Ledger.statistics(in: reader))
         case ("GET", 1) where parts == ["metrics"]: return metrics()
         case ("POST", 2) where parts == ["v1", "transactions"]: return submit(request.body)
         case ("GET", 3) where parts[0] == "v1" && parts[1] == "transactions": return transaction(parts[2])
@@ -128,43 +123,6 @@ extension Node {
         case .refused(let status, let code, let message):
             return .error(status, code: code, message: message)
         }
-    }
-
-    /// Checks chain, signer and signature, then queues the transaction (forwarding it to the primary).
-    func admit(_ transaction: SignedTransaction) -> AdmissionResult {
-        let id = transaction.id(hashAlgorithm)
-        if (try? store.transactionLocation(hash: id)) ?? nil != nil { return .accepted(id: id, status: "committed") }
-        if mempool.contains(id) { return .accepted(id: id, status: "pending") }
-        guard transaction.transaction.chainId == genesis.chainId else {
-            return .refused(status: 400, code: "wrong-chain", message: "chainId \(transaction.transaction.chainId) is not this chain (\(genesis.chainId))")
-        }
-        guard let hex = signerPublicKeyHex(transaction.transaction.signer),
-            let key = keyCache.key(suite: suite, hex: hex)
-        else {
-            return .refused(
-                status: 403, code: "unknown-signer",
-                message: "signer \(transaction.transaction.signer) is neither an organization in genesis nor a registered enterprise")
-        }
-        guard key.verify(signature: transaction.signature, message: transaction.transaction.signingBytes) else {
-            return .refused(status: 401, code: "bad-signature", message: "the signature does not verify with \(transaction.transaction.signer)'s key")
-        }
-        switch mempool.insert(transaction, id: id) {
-        case .duplicate: return .accepted(id: id, status: "pending")
-        case .full: return .refused(status: 503, code: "mempool-full", message: "too many pending transactions; retry shortly")
-        case .added:
-            let primary = snapshot.primary
-            if primary != selfIndex {
-                transport?.send(to: validators[primary].id, PeerMessage.transaction(transaction.encode()).encode())
-            }
-            return .accepted(id: id, status: "pending")
-        }
-    }
-
-    /// The signer's registered key: an organization's from genesis, an enterprise's from committed state.
-    func signerPublicKeyHex(_ signer: String) -> String? {
-        if signer.hasPrefix("org:") { return genesis.organizations.first { $0.id == signer.dropFirst(4) }?.publicKey }
-        if signer.hasPrefix("ent:") { return Ledger.enterprise(taxId: String(signer.dropFirst(4)), in: reader)?.publicKey }
-        return nil
     }
 
     func transaction(_ hashText: String) -> HTTPResponse {

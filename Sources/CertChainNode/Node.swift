@@ -5,155 +5,43 @@ import CertChainNet
 import CertChainStore
 import Dispatch
 import Foundation
-import PBFT
 
-/// How to run one validator node.
-public struct NodeOptions: Sendable {
-    /// The network's genesis (validators, organizations, rules).
-    public var genesis: Genesis
-    /// This node's validator id in genesis (e.g. "node0").
-    public var validatorId: String
-    /// The node's consensus signing key (its public half is in genesis).
-    public var nodeKey: PrivateKey
-    /// Folder for the SQLite database.
-    public var dataDirectory: String
-    /// Driver tick period.
-    public var tickMilliseconds: Int = 10
-    /// Most verified transactions waiting to be ordered.
-    public var mempoolCapacity: Int = 200_000
-
-    /// Options with defaults for the tunables.
-    public init(genesis: Genesis, validatorId: String, nodeKey: PrivateKey, dataDirectory: String) {
-        self.genesis = genesis
-        self.validatorId = validatorId
-        self.nodeKey = nodeKey
-        self.dataDirectory = dataDirectory
-    }
-}
-
-/// Failure to start a node; the message says what to fix.
-public struct NodeError: Error, CustomStringConvertible {
-    /// What went wrong.
-    public let description: String
-    init(_ description: String) { self.description = description }
-}
-
-/// What HTTP threads may read about the driver's progress without touching its state.
-struct NodeSnapshot: Sendable {
-    var height: UInt64 = 0
-    var lastBlockHash: [UInt8] = []
-    var view: UInt64 = 0
-    var primary: Int = 0
-    var committedTransactions: UInt64 = 0
-    var syncedBlocks: UInt64 = 0
-}
-
-/// A block this node executed (as primary, as a validating backup, or when syncing), not yet committed.
-struct ExecutedBlock {
-    var block: Block
-    var hash: [UInt8]
-    var transactionIds: [[UInt8]]
-    var execution: BlockExecution
-}
-
-/// One validator: PBFT replica, ledger, store, peer transport and HTTP API, driven from one serial queue.
+/// One validator process: a `NodeCore` driven from one serial queue by a timer and the TCP peer
+/// transport, its SQLite store, and the HTTP API.
 ///
-/// All consensus and ledger state is touched only on `queue` (the driver); HTTP threads read the store
-/// through its reader connections and `snapshot` under a lock. Ordering: persist → send → apply.
+/// Peer messages are decoded and their signatures checked on the transport's threads, then handed to
+/// the driver queue; forwarded transactions are admitted right there. HTTP threads read the store
+/// through its reader connections and the core's snapshot.
 public final class Node: @unchecked Sendable {
-    let options: NodeOptions
-    let genesis: Genesis
-    let suite: SignatureSuite
-    let hashAlgorithm: HashAlgorithm
-    let validators: [ValidatorInfo]
-    let selfIndex: Int
-    let validatorKeys: [PublicKey]
+    let core: NodeCore
     let store: ChainStore
-    let mempool: Mempool
-    let keyCache = SignerKeyCache()
     let queue = DispatchQueue(label: "certchain.node.driver")
-    let log: Logger
-
-    // Driver state (queue only).
-    var ledger: Ledger
-    var replica: Replica
-    var height: UInt64 = 0
-    var lastHash: [UInt8]
-    var lastTimestampMs: Int64 = 0
-    var executed: [[UInt8]: ExecutedBlock] = [:]
-    var ownCommitSignatures: [UInt64: [UInt8]] = [:]
-    var proposedIds: [[UInt8]: [[UInt8]]] = [:]
-    var lastProposalMs: Int64 = 0
-    var lastStatusBroadcastMs: Int64 = 0
-    var peerHeights: [Int: UInt64] = [:]
-    var syncRequest: (peer: Int, deadlineMs: Int64)?
-    var syncPeerRotation = 0
     var timer: DispatchSourceTimer?
-    var persistedRecordKeys: [UInt64: [String]] = [:]
-    var stopped = false
-
-    // Shared with HTTP threads.
-    let snapshotLock = NSLock()
-    var snapshotValue = NodeSnapshot()
     var transport: PeerTransport?
     var http: HTTPServer?
 
-    /// Opens (or creates) the node's database and restores ledger and consensus state from it.
+    /// Opens (or creates) the node's database in `options.dataDirectory` and restores its state.
     public init(options: NodeOptions, logger: Logger) throws {
-        self.options = options
-        self.genesis = options.genesis
-        self.log = logger
-        suite = genesis.suite
-        hashAlgorithm = suite.hashAlgorithm
-        validators = genesis.validators
-        guard let index = validators.firstIndex(where: { $0.id == options.validatorId }) else {
-            throw NodeError("validator \(options.validatorId) is not in genesis (validators: \(validators.map(\.id).joined(separator: ", ")))")
-        }
-        selfIndex = index
-        let suite = options.genesis.suite
-        validatorKeys = try options.genesis.validators.map { try PublicKey(suite: suite, hex: $0.publicKey) }
-        guard validatorKeys[index] == options.nodeKey.publicKey else {
-            throw NodeError("the node key does not match validator \(options.validatorId)'s public key in genesis")
-        }
         try FileManager.default.createDirectory(atPath: options.dataDirectory, withIntermediateDirectories: true)
         store = try ChainStore(path: options.dataDirectory + "/chain.sqlite")
-        let genesisHash = genesis.hash()
-        if let stored = try store.meta(key: "genesisHash") {
-            guard stored == genesisHash else {
-                throw NodeError("the data folder \(options.dataDirectory) belongs to another chain (genesis hash \(Hex.encode(stored)))")
-            }
-        } else {
-            try store.putMeta(key: "genesisHash", value: genesisHash)
-        }
-        mempool = Mempool(capacity: options.mempoolCapacity)
-        ledger = try Ledger(genesis: genesis, entries: try store.allState())
-        lastHash = genesisHash
-        if let last = try store.lastBlock() {
-            height = last.height
-            lastHash = last.hash
-            guard let bytes = try store.blockBytes(height: last.height) else { throw NodeError("block \(last.height) missing from the store") }
-            let header = try Block.decode(bytes).header
-            lastTimestampMs = header.timestampMs
-            guard header.stateRoot == ledger.stateRoot else {
-                throw NodeError("restored state root does not match block \(last.height)'s header: the database is inconsistent")
-            }
-        }
-        let records = try store.consensusRecords().map { try ConsensusCodec.decodeRecord($0.value) }
-        for record in records { if let sequence = record.sequence { persistedRecordKeys[sequence, default: []].append(record.key) } }
-        let config = PBFTConfig(
-            replicaCount: validators.count, selfIndex: index,
-            requestTimeoutTicks: max(1, genesis.consensus.requestTimeoutMs / options.tickMilliseconds),
-            windowSize: 1)
-        replica = Replica(config: config, lastCommittedSequence: height, restoring: records)
-        publishSnapshot()
-        pruneConsensusLog()
+        core = try NodeCore(options: options, storage: store, clock: { Clock.nowMs() }, logger: logger)
     }
+
+    var genesis: Genesis { core.genesis }
+    var validators: [ValidatorInfo] { core.validators }
+    var selfIndex: Int { core.selfIndex }
+    var suite: SignatureSuite { core.suite }
+    var hashAlgorithm: HashAlgorithm { core.hashAlgorithm }
+    var mempool: Mempool { core.mempool }
+    var snapshot: NodeSnapshot { core.snapshot }
+    var log: Logger { core.log }
 
     /// Starts the peer transport, the HTTP API and the driver timer.
     public func start() throws {
-        let me = validators[selfIndex]
-        let keys = Dictionary(uniqueKeysWithValues: zip(validators.map(\.id), validatorKeys))
-        let nodeKey = options.nodeKey
+        let validators = core.validators
+        let me = validators[core.selfIndex]
+        let keys = Dictionary(uniqueKeysWithValues: zip(validators.map(\.id), core.validatorKeys))
+        let nodeKey = core.options.nodeKey
         let authenticator = PeerAuthenticator(
             localId: me.id,
             sign: { message in (try? nodeKey.sign(message)) ?? [] },
@@ -165,11 +53,12 @@ public final class Node: @unchecked Sendable {
             sendQueueFramesMax: 4096, authenticator: authenticator,
             onMessage: { [weak self] peer, payload in self?.receive(from: peer, payload) })
         try transport.start()
-        for (i, validator) in validators.enumerated() where i != selfIndex {
+        for (i, validator) in validators.enumerated() where i != core.selfIndex {
             let address = try HostPort(validator.p2pAddress)
             transport.addPeer(id: validator.id, host: address.host, port: address.port)
         }
         self.transport = transport
+        core.network = transport
         let api = try HostPort(me.apiAddress)
         let server = HTTPServer(host: api.host, port: api.port, bodyBytesMax: APILimits.bodyBytesMax, handler: { [weak self] request in
             guard let self else { return .error(503, code: "stopping", message: "the node is stopping") }
@@ -178,472 +67,36 @@ public final class Node: @unchecked Sendable {
         try server.start()
         http = server
         let timer = DispatchSource.makeTimerSource(queue: queue)
-        timer.schedule(deadline: .now(), repeating: .milliseconds(options.tickMilliseconds))
-        timer.setEventHandler { [weak self] in self?.onTick() }
+        timer.schedule(deadline: .now(), repeating: .milliseconds(core.options.tickMilliseconds))
+        timer.setEventHandler { [weak self] in self?.core.tick() }
         timer.resume()
         self.timer = timer
-        log.info("validator \(me.id) started: height \(height), view \(replica.view), p2p \(me.p2pAddress), api http://\(me.apiAddress)")
+        let snap = core.snapshot
+        core.log.info("validator \(me.id) started: height \(snap.height), view \(snap.view), p2p \(me.p2pAddress), api http://\(me.apiAddress)")
     }
+
+    /// Verifies off the driver queue; admits forwarded transactions here; queues the rest for the driver.
+    func receive(from peerId: String, _ payload: [UInt8]) {
+        guard let (peer, message) = core.decodeAndVerify(from: peerId, payload) else { return }
+        if case .transaction(let bytes) = message {
+            core.admitForwarded(bytes)
+            return
+        }
+        queue.async { [core] in core.handle(message, from: peer) }
+    }
+
+    /// Offers a client transaction (thread-safe).
+    func admit(_ transaction: SignedTransaction) -> AdmissionResult { core.admit(transaction) }
 
     /// Stops the timer, network and API, and closes the database.
     public func stop() {
         queue.sync {
-            stopped = true
+            core.halt()
             timer?.cancel()
             timer = nil
         }
         http?.stop()
         transport?.stop()
         store.close()
-    }
-
-    // MARK: - Snapshot
-
-    var snapshot: NodeSnapshot { snapshotLock.withLock { snapshotValue } }
-
-    func publishSnapshot(committed: Int = 0, synced: Int = 0) {
-        let view = replica.view
-        let primary = replica.primary
-        snapshotLock.withLock {
-            snapshotValue.height = height
-            snapshotValue.lastBlockHash = lastHash
-            snapshotValue.view = view
-            snapshotValue.primary = primary
-            snapshotValue.committedTransactions += UInt64(committed)
-            snapshotValue.syncedBlocks += UInt64(synced)
-        }
-    }
-
-    // MARK: - Driver
-
-    func onTick() {
-        guard !stopped else { return }
-        let now = Clock.nowMs()
-        replica.tick()
-        proposeIfReady(now: now)
-        pump()
-        if now - lastStatusBroadcastMs >= 250 {
-            lastStatusBroadcastMs = now
-            transport?.broadcast(PeerMessage.status(height: height, view: replica.view).encode())
-        }
-        if let request = syncRequest, now > request.deadlineMs {
-            log.warn("block request to \(validators[request.peer].id) timed out")
-            syncRequest = nil
-        }
-        requestBlocksIfBehind(now: now)
-    }
-
-    /// Processes everything the replica wants done: persist, send, apply commits, validate proposals.
-    func pump() {
-        for _ in 0..<64 {
-            let ready = replica.ready()
-            if ready.isEmpty { return }
-            if !ready.persist.isEmpty {
-                do {
-                    try store.putConsensusRecords(ready.persist.map { ($0.key, ConsensusCodec.encode($0)) })
-                    for record in ready.persist {
-                        if let sequence = record.sequence { persistedRecordKeys[sequence, default: []].append(record.key) }
-                    }
-                } catch {
-                    // Without durable votes we must not send them: stop rather than risk equivocation.
-                    log.error("cannot persist consensus records: \(error); stopping")
-                    fatalError("cannot persist consensus records: \(error)")
-                }
-            }
-            for outbound in ready.messages { send(outbound) }
-            for entry in ready.committed { applyCommitted(entry) }
-            replica.advance(ready)
-            for request in ready.validations {
-                let valid = validateProposal(request)
-                replica.validated(view: request.view, sequence: request.sequence, digest: request.digest, valid: valid)
-            }
-        }
-    }
-
-    func send(_ outbound: Outbound) {
-        var message = outbound.message
-        if case .commit(var commit) = message {
-            let signature = commitSignature(height: commit.sequence, blockHash: commit.digest)
-            commit.certificateSignature = signature
-            message = .commit(commit)
-        }
-        let body = ConsensusCodec.encode(message)
-        guard let signature = try? options.nodeKey.sign(envelopeSigningBytes(body)) else {
-            log.error("cannot sign a consensus message")
-            return
-        }
-        let payload = PeerMessage.consensus(.init(message: message, signature: signature)).encode()
-        if let to = outbound.to {
-            transport?.send(to: validators[to].id, payload)
-        } else {
-            transport?.broadcast(payload)
-        }
-    }
-
-    func envelopeSigningBytes(_ body: [UInt8]) -> [UInt8] {
-        Array("certchain/envelope/v1/\(genesis.chainId)/".utf8) + body
-    }
-
-    func commitSignature(height: UInt64, blockHash: [UInt8]) -> [UInt8] {
-        if let cached = ownCommitSignatures[height] { return cached }
-        let bytes = CommitCertificate.signingBytes(chainId: genesis.chainId, height: height, blockHash: blockHash)
-        let signature = (try? options.nodeKey.sign(bytes)) ?? []
-        ownCommitSignatures[height] = signature
-        return signature
-    }
-
-    // MARK: - Peer messages
-
-    func receive(from peerId: String, _ payload: [UInt8]) {
-        guard let peer = validators.firstIndex(where: { $0.id == peerId }) else { return }
-        let message: PeerMessage
-        do {
-            message = try PeerMessage.decode(payload)
-        } catch {
-            log.warn("undecodable message from \(peerId): \(error)")
-            return
-        }
-        if case .consensus(let envelope) = message, !verifyEnvelope(envelope, from: peer) {
-            log.warn("consensus message from \(peerId) with a bad signature dropped")
-            return
-        }
-        queue.async { [weak self] in
-            guard let self, !self.stopped else { return }
-            self.handlePeer(message, from: peer)
-        }
-    }
-
-    /// Checks the envelope signature and, for commits, the certificate signature (off the driver queue).
-    func verifyEnvelope(_ envelope: PeerMessage.Envelope, from peer: Int) -> Bool {
-        guard ConsensusCodec.claimedSender(envelope.message, replicaCount: validators.count) == peer else { return false }
-        let body = ConsensusCodec.encode(envelope.message)
-        guard validatorKeys[peer].verify(signature: envelope.signature, message: envelopeSigningBytes(body)) else { return false }
-        if case .commit(let commit) = envelope.message {
-            let bytes = CommitCertificate.signingBytes(chainId: genesis.chainId, height: commit.sequence, blockHash: commit.digest)
-            return validatorKeys[peer].verify(signature: commit.certificateSignature, message: bytes)
-        }
-        return true
-    }
-
-    func handlePeer(_ message: PeerMessage, from peer: Int) {
-        switch message {
-        case .consensus(let envelope):
-            replica.step(envelope.message, from: peer)
-            pump()
-        case .transaction(let bytes):
-            admitForwarded(bytes)
-        case .status(let peerHeight, _):
-            peerHeights[peer] = peerHeight
-            requestBlocksIfBehind(now: Clock.nowMs())
-        case .blockRequest(let fromHeight, let countMax):
-            serveBlocks(to: peer, fromHeight: fromHeight, countMax: Int(countMax))
-        case .blockResponse(let blocks):
-            applySynced(blocks, from: peer)
-        }
-    }
-
-    func admitForwarded(_ bytes: [UInt8]) {
-        guard let transaction = try? SignedTransaction.decode(bytes) else { return }
-        // Forwarded transactions are verified here again: a peer is not trusted to have checked them.
-        _ = admit(transaction)
-    }
-
-    // MARK: - Proposing (primary)
-
-    func proposeIfReady(now: Int64) {
-        guard replica.isPrimary, replica.canPropose, now - lastProposalMs >= Int64(genesis.consensus.blockIntervalMs),
-            mempool.hasUnproposed
-        else { return }
-        let batch = mempool.takeForProposal(countMax: genesis.consensus.maxBlockTransactions)
-        var transactions: [SignedTransaction] = []
-        var ids: [[UInt8]] = []
-        var seen = Set<[UInt8]>()
-        for (id, transaction) in batch where !seen.contains(id) {
-            seen.insert(id)
-            if (try? store.transactionLocation(hash: id)) != nil { continue }
-            transactions.append(transaction)
-            ids.append(id)
-        }
-        mempool.remove(batch.map(\.id).filter { !seen.contains($0) || !ids.contains($0) })
-        guard !transactions.isEmpty else { return }
-        lastProposalMs = now
-        let timestampMs = max(now, lastTimestampMs + 1)
-        let executedBlock = execute(
-            transactions: transactions, ids: ids, height: height + 1, timestampMs: timestampMs, view: replica.view,
-            proposer: validators[selfIndex].id)
-        executed[executedBlock.hash] = executedBlock
-        proposedIds[executedBlock.hash] = ids
-        replica.propose(digest: executedBlock.hash, payload: executedBlock.block.encode())
-        pump()
-    }
-
-    /// Executes transactions on top of the committed ledger and builds the block header over the results.
-    func execute(transactions: [SignedTransaction], ids: [[UInt8]], height: UInt64, timestampMs: Int64, view: UInt64, proposer: String)
-        -> ExecutedBlock
-    {
-        let execution = ledger.execute(transactions, txHashes: ids, blockDate: BlockDate.string(timestampMs: timestampMs), height: height)
-        let header = BlockHeader(
-            chainId: genesis.chainId, height: height, previousHash: lastHash, timestampMs: timestampMs, view: view,
-            proposer: proposer, txRoot: Merkle.root(leaves: ids, hash: hashAlgorithm),
-            receiptRoot: Merkle.root(leaves: execution.receipts.map { $0.encode() }, hash: hashAlgorithm),
-            stateRoot: execution.stateRoot)
-        let block = Block(header: header, transactions: transactions)
-        return ExecutedBlock(block: block, hash: header.hash(hashAlgorithm), transactionIds: ids, execution: execution)
-    }
-
-    // MARK: - Validating (backups)
-
-    func validateProposal(_ request: ValidationRequest) -> Bool {
-        guard let block = try? Block.decode(request.payload) else {
-            log.warn("proposal \(request.sequence) does not decode")
-            return false
-        }
-        let header = block.header
-        let primaryId = validators[Int(request.view % UInt64(validators.count))].id
-        var problem: String?
-        if header.hash(hashAlgorithm) != request.digest {
-            problem = "digest is not the header hash"
-        } else if header.chainId != genesis.chainId {
-            problem = "wrong chain id \(header.chainId)"
-        } else if header.height != height + 1 || request.sequence != header.height {
-            problem = "height \(header.height) is not \(height + 1)"
-        } else if header.previousHash != lastHash {
-            problem = "previous hash does not match block \(height)"
-        } else if header.view != request.view || header.proposer != primaryId {
-            problem = "proposer/view mismatch"
-        } else if header.timestampMs <= lastTimestampMs {
-            problem = "timestamp does not increase"
-        } else if abs(header.timestampMs - Clock.nowMs()) > Int64(genesis.consensus.maxClockSkewMs) {
-            problem = "timestamp off by more than \(genesis.consensus.maxClockSkewMs) ms"
-        } else if block.transactions.isEmpty || block.transactions.count > genesis.consensus.maxBlockTransactions {
-            problem = "\(block.transactions.count) transactions"
-        }
-        if let problem {
-            log.warn("rejecting proposal \(request.sequence) from \(primaryId): \(problem)")
-            return false
-        }
-        let ids = block.transactions.map { $0.id(hashAlgorithm) }
-        if Set(ids).count != ids.count {
-            log.warn("rejecting proposal \(request.sequence): a transaction appears twice")
-            return false
-        }
-        for id in ids where (try? store.transactionLocation(hash: id)) ?? nil != nil {
-            log.warn("rejecting proposal \(request.sequence): transaction \(Hex.encode(id)) was already ordered")
-            return false
-        }
-        if let bad = firstInvalidSignature(block.transactions, ids: ids) {
-            log.warn("rejecting proposal \(request.sequence): transaction \(Hex.encode(ids[bad])) fails admission")
-            return false
-        }
-        let mine = execute(
-            transactions: block.transactions, ids: ids, height: header.height, timestampMs: header.timestampMs, view: header.view,
-            proposer: header.proposer)
-        guard mine.hash == request.digest else {
-            log.warn("rejecting proposal \(request.sequence): re-execution gives different roots")
-            return false
-        }
-        executed[mine.hash] = mine
-        return true
-    }
-
-    /// Index of the first transaction whose chain, signer or signature is not acceptable; verifies on all cores.
-    func firstInvalidSignature(_ transactions: [SignedTransaction], ids: [[UInt8]]) -> Int? {
-        let keys = transactions.map { transaction in
-            ledger.publicKeyHex(forSigner: transaction.transaction.signer).flatMap { keyCache.key(suite: suite, hex: $0) }
-        }
-        let results = ConcurrentSlots<Bool>(count: transactions.count)
-        let chainId = genesis.chainId
-        let mempool = self.mempool
-        DispatchQueue.concurrentPerform(iterations: transactions.count) { i in
-            let transaction = transactions[i]
-            guard transaction.transaction.chainId == chainId, let key = keys[i] else { return }
-            // A transaction in our mempool was verified when it was admitted here: each is verified once per validator.
-            results[i] = mempool.contains(ids[i]) || key.verify(signature: transaction.signature, message: transaction.transaction.signingBytes)
-        }
-        return results.all.firstIndex { $0 != true }
-    }
-
-    // MARK: - Committing
-
-    func applyCommitted(_ entry: CommittedEntry) {
-        guard entry.sequence == height + 1 else {
-            if entry.sequence > height + 1 { log.warn("committed \(entry.sequence) while at \(height); will sync") }
-            return
-        }
-        var block = executed[entry.digest]
-        if block == nil, let decoded = try? Block.decode(entry.payload), decoded.header.previousHash == lastHash {
-            let ids = decoded.transactions.map { $0.id(hashAlgorithm) }
-            let mine = execute(
-                transactions: decoded.transactions, ids: ids, height: decoded.header.height, timestampMs: decoded.header.timestampMs,
-                view: decoded.header.view, proposer: decoded.header.proposer)
-            if mine.hash == entry.digest { block = mine }
-        }
-        guard let block else {
-            log.error("committed block \(entry.sequence) could not be reproduced here; will sync it")
-            return
-        }
-        var signatures: [ValidatorSignature] = []
-        for commit in entry.commits {
-            let signature = commit.replica == selfIndex ? commitSignature(height: entry.sequence, blockHash: entry.digest) : commit.certificateSignature
-            signatures.append(ValidatorSignature(validatorId: validators[commit.replica].id, signature: signature))
-        }
-        let certificate = CommitCertificate(height: entry.sequence, blockHash: entry.digest, signatures: signatures)
-        commit(block, certificate: certificate)
-    }
-
-    /// Writes the block, its certificate, receipts and state changes in one SQLite transaction, then applies them.
-    func commit(_ block: ExecutedBlock, certificate: CommitCertificate, synced: Bool = false) {
-        let stored = ChainStore.StoredBlock(
-            height: block.block.header.height, hash: block.hash, blockBytes: block.block.encode(),
-            certificateBytes: certificate.encode(),
-            transactions: zip(block.transactionIds, block.execution.receipts).enumerated().map { index, pair in
-                ChainStore.StoredTransaction(hash: pair.0, index: index, receiptBytes: pair.1.encode())
-            })
-        do {
-            try store.commitBlock(stored, stateChanges: block.execution.changes)
-        } catch {
-            log.error("cannot write block \(block.block.header.height): \(error); stopping")
-            fatalError("cannot write block \(block.block.header.height): \(error)")
-        }
-        ledger.commit(block.execution)
-        height = block.block.header.height
-        lastHash = block.hash
-        lastTimestampMs = block.block.header.timestampMs
-        executed.removeAll()
-        ownCommitSignatures = ownCommitSignatures.filter { $0.key > height }
-        proposedIds.removeAll()
-        mempool.remove(block.transactionIds)
-        publishSnapshot(committed: block.transactionIds.count, synced: synced ? 1 : 0)
-        if height % 100 == 0 || synced {
-            log.info("committed block \(height) (\(block.transactionIds.count) txs)\(synced ? " via sync" : "")")
-        }
-        pruneConsensusLog()
-    }
-
-    /// Drops consensus-log records of sequences at or below the committed height: their block is stored.
-    func pruneConsensusLog() {
-        let stale = persistedRecordKeys.keys.filter { $0 <= height }
-        guard !stale.isEmpty else { return }
-        let keys = stale.flatMap { persistedRecordKeys.removeValue(forKey: $0) ?? [] }
-        do {
-            try store.deleteConsensusRecords(keys: keys)
-        } catch {
-            log.warn("cannot prune the consensus log: \(error)")
-        }
-    }
-
-    // MARK: - State transfer
-
-    func requestBlocksIfBehind(now: Int64) {
-        guard syncRequest == nil else { return }
-        let ahead = peerHeights.filter { $0.value > height }.map(\.key).sorted()
-        guard !ahead.isEmpty else { return }
-        syncPeerRotation += 1
-        let peer = ahead[syncPeerRotation % ahead.count]
-        syncRequest = (peer, now + 2000)
-        transport?.send(
-            to: validators[peer].id,
-            PeerMessage.blockRequest(fromHeight: height + 1, countMax: UInt16(WireLimits.blocksPerResponseMax)).encode())
-    }
-
-    func serveBlocks(to peer: Int, fromHeight: UInt64, countMax: Int) {
-        var blocks: [PeerMessage.SyncedBlock] = []
-        var bytesTotal = 0
-        var next = fromHeight
-        while blocks.count < min(countMax, WireLimits.blocksPerResponseMax), next <= height, bytesTotal < WireLimits.frameBytesMax / 2 {
-            guard let block = try? store.blockBytes(height: next), let certificate = try? store.certificateBytes(height: next) else { break }
-            bytesTotal += block.count + certificate.count
-            blocks.append(.init(blockBytes: block, certificateBytes: certificate))
-            next += 1
-        }
-        guard !blocks.isEmpty else { return }
-        transport?.send(to: validators[peer].id, PeerMessage.blockResponse(blocks).encode())
-    }
-
-    func applySynced(_ blocks: [PeerMessage.SyncedBlock], from peer: Int) {
-        if syncRequest?.peer == peer { syncRequest = nil }
-        var applied = 0
-        for synced in blocks {
-            guard let block = try? Block.decode(synced.blockBytes), let certificate = try? CommitCertificate.decode(synced.certificateBytes)
-            else {
-                log.warn("undecodable block from \(validators[peer].id)")
-                peerHeights[peer] = nil
-                break
-            }
-            if block.header.height <= height { continue }
-            guard block.header.height == height + 1, block.header.previousHash == lastHash, block.header.chainId == genesis.chainId else {
-                break
-            }
-            let hash = block.header.hash(hashAlgorithm)
-            guard verifyCertificate(certificate, height: block.header.height, blockHash: hash) else {
-                log.warn("block \(block.header.height) from \(validators[peer].id) has an invalid commit certificate; ignoring that peer")
-                peerHeights[peer] = nil
-                break
-            }
-            let ids = block.transactions.map { $0.id(hashAlgorithm) }
-            let mine = execute(
-                transactions: block.transactions, ids: ids, height: block.header.height, timestampMs: block.header.timestampMs,
-                view: block.header.view, proposer: block.header.proposer)
-            guard mine.hash == hash else {
-                log.error("block \(block.header.height) is certified but re-executes to different roots here")
-                peerHeights[peer] = nil
-                break
-            }
-            commit(mine, certificate: certificate, synced: true)
-            applied += 1
-        }
-        if applied > 0 {
-            replica.skipTo(committedSequence: height)
-            pump()
-        }
-        requestBlocksIfBehind(now: Clock.nowMs())
-    }
-
-    /// Checks that a quorum (2f+1 when n = 3f+1) of distinct genesis validators signed this height and block hash.
-    func verifyCertificate(_ certificate: CommitCertificate, height: UInt64, blockHash: [UInt8]) -> Bool {
-        guard certificate.height == height, certificate.blockHash == blockHash else { return false }
-        let bytes = CommitCertificate.signingBytes(chainId: genesis.chainId, height: height, blockHash: blockHash)
-        var signers = Set<Int>()
-        for signature in certificate.signatures {
-            guard let index = validators.firstIndex(where: { $0.id == signature.validatorId }), !signers.contains(index) else { return false }
-            guard validatorKeys[index].verify(signature: signature.signature, message: bytes) else { return false }
-            signers.insert(index)
-        }
-        return signers.count >= replica.config.quorum
-    }
-}
-
-/// Monotonic-enough wall clock in milliseconds (block timestamps are wall-clock, bound-checked by backups).
-enum Clock {
-    static func nowMs() -> Int64 { Int64((Date().timeIntervalSince1970 * 1000).rounded()) }
-}
-
-/// A `host:port` address from genesis.
-struct HostPort {
-    var host: String
-    var port: UInt16
-
-    init(_ text: String) throws {
-        guard let colon = text.lastIndex(of: ":"), let port = UInt16(text[text.index(after: colon)...]) else {
-            throw NodeError("address \(text) is not host:port")
-        }
-        host = String(text[..<colon])
-        self.port = port
-    }
-}
-
-/// Parsed public keys by hex, so signatures are checked without re-parsing keys each time.
-final class SignerKeyCache: @unchecked Sendable {
-    private let lock = NSLock()
-    private var keys: [String: PublicKey] = [:]
-
-    func key(suite: SignatureSuite, hex: String) -> PublicKey? {
-        if let key = lock.withLock({ keys[hex] }) { return key }
-        guard let key = try? PublicKey(suite: suite, hex: hex) else { return nil }
-        lock.withLock {
-            if keys.count > 100_000 { keys.removeAll() }
-            keys[hex] = key
-        }
-        return key
     }
 }
