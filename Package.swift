@@ -19,7 +19,10 @@ let package = Package(
         .target(
             name: "CertChainNode",
             dependencies: ["CertChainCrypto", "CertChainModel", "CertChainLedger", "PBFT", "CertChainStore", "CertChainNet"]),
-        .executableTarget(name: "certchain", dependencies: ["CertChainNode"]),
+        .target(
+            name: "CertChainSimulation",
+            dependencies: ["CertChainNode", "CertChainCrypto", "CertChainModel", "CertChainLedger", "CertChainStore"]),
+        .executableTarget(name: "certchain", dependencies: ["CertChainNode", "CertChainSimulation"]),
         .testTarget(name: "CertChainCryptoTests", dependencies: ["CertChainCrypto"]),
         .testTarget(name: "CertChainModelTests", dependencies: ["CertChainModel", "CertChainCrypto"]),
         .testTarget(name: "CertChainLedgerTests", dependencies: ["CertChainLedger", "CertChainModel", "CertChainCrypto"]),
@@ -27,6 +30,7 @@ let package = Package(
         .testTarget(name: "CertChainStoreTests", dependencies: ["CertChainStore"]),
         .testTarget(name: "CertChainNetTests", dependencies: ["CertChainNet"]),
         .testTarget(name: "CertChainNodeTests", dependencies: ["CertChainNode"]),
+        .testTarget(name: "CertChainSimulationTests", dependencies: ["CertChainSimulation", "CertChainNode"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -4,7 +4,7 @@ import Foundation
 public struct Logger: Sendable {
     /// Severity of a line.
     public enum Level: Int, Sendable, Comparable {
-        case debug, info, warn, error
+        case debug, info, warn, error, off
         /// Orders levels by severity.
         public static func < (a: Level, b: Level) -> Bool { a.rawValue < b.rawValue }
     }
@@ -30,7 +30,7 @@ public struct Logger: Sendable {
     public func error(_ message: @autoclosure () -> String) { write(.error, message) }
 
     private func write(_ level: Level, _ message: () -> String) {
-        guard level >= minimumLevel else { return }
+        guard level >= minimumLevel, level != .off else { return }
         let stamp = ISO8601DateFormatter.string(from: Date(), timeZone: .gmt, formatOptions: [.withInternetDateTime, .withFractionalSeconds])
         FileHandle.standardError.write(Data("\(stamp) \(level) [\(label)] \(message())\n".utf8))
     }

@@ -132,6 +132,8 @@ public final class NodeCore: @unchecked Sendable {
     let clock: @Sendable () -> Int64
     /// Where peer messages go; set before the first tick.
     public var network: PeerNetwork?
+    /// Called after each block is durably committed (height, block hash); the simulator's checkers use it.
+    public var onCommit: (@Sendable (_ height: UInt64, _ blockHash: [UInt8]) -> Void)?
 
     // Driver state (queue only).
     var ledger: Ledger
@@ -206,6 +208,13 @@ public final class NodeCore: @unchecked Sendable {
     }
 
     // MARK: - Snapshot
+
+    /// Height of the last committed block. Thread-safe.
+    public var committedHeight: UInt64 { snapshot.height }
+    /// Current PBFT view. Thread-safe.
+    public var currentView: UInt64 { snapshot.view }
+    /// Index of the validator this node takes for the primary. Thread-safe.
+    public var currentPrimary: Int { snapshot.primary }
 
     /// Progress as last published by the driver. Thread-safe.
     var snapshot: NodeSnapshot { snapshotLock.withLock { snapshotValue } }
@@ -573,6 +582,7 @@ public final class NodeCore: @unchecked Sendable {
         proposedIds.removeAll()
         mempool.remove(block.transactionIds)
         publishSnapshot(committed: block.transactionIds.count, synced: synced ? 1 : 0)
+        onCommit?(height, block.hash)
         if height % 100 == 0 || synced {
             log.info("committed block \(height) (\(block.transactionIds.count) txs)\(synced ? " via sync" : "")")
         }

@@ -23,6 +23,9 @@ let usage = """
       certchain testnet start --dir DIR [--node I]        (re)start stopped validators
       certchain testnet stop --dir DIR --node I [--kill]   stop one validator (SIGTERM, or SIGKILL)
       certchain replay WORKLOAD_DIR --api URL[,URL…] [--keys DIR] [--report FILE.json] [--limit N]
+      certchain simulate [--seeds N] [--first-seed S] [--validators 4|7] [--workload DIR] [--transactions N]
+                         [--twins K] [--primary-faults] [--verbose]   seeded whole-cluster simulation
+                         (CERTCHAIN_SIM_SEED=N replays one seed exactly)
       certchain submit --api URL --key FILE.pem --signer org:ID|ent:TAXID --kind KIND --body JSON|@FILE
                        [--effective-date YYYY-MM-DD] [--nonce N] [--chain-id ID]
       certchain status --api URL
@@ -44,7 +47,7 @@ struct Arguments {
     var positional: [String] = []
     var options: [String: String] = [:]
     var flags: Set<String> = []
-    static let flagNames: Set<String> = ["json", "kill", "quiet-urls"]
+    static let flagNames: Set<String> = ["json", "kill", "quiet-urls", "primary-faults", "verbose"]
 
     init(_ arguments: ArraySlice<String>) throws {
         var iterator = arguments.makeIterator()
@@ -306,6 +309,7 @@ func run() throws -> Int32 {
     case "node": try nodeCommand(arguments)
     case "testnet": try testnetCommand(arguments)
     case "replay": return try replayCommand(arguments)
+    case "simulate": return try simulateCommand(arguments)
     case "submit": try submitCommand(arguments)
     case "status": printJSON(try get(try client(arguments), "/v1/status"))
     case "certificate", "history", "tx", "block":
