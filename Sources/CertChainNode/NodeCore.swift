@@ -146,6 +146,15 @@ public final class NodeCore: @unchecked Sendable {
     var proposedIds: [[UInt8]: [[UInt8]]] = [:]
     var lastProposalMs: Int64 = 0
     var lastStatusBroadcastMs: Int64 = 0
+    /// Signed consensus messages this node sent for sequences not yet committed, re-sent while progress stalls
+    /// (PBFT assumes messages eventually arrive; a lossy network needs the sender to repeat itself).
+    var unconfirmedSent: [(sequence: UInt64, to: Int?, payload: [UInt8])] = []
+    var lastProgressMs: Int64 = 0
+    var lastRetransmitMs: Int64 = 0
+    /// How long without a commit before this node repeats its uncommitted consensus messages.
+    static let retransmitAfterMs: Int64 = 250
+    /// Most consensus messages kept for repeating.
+    static let unconfirmedSentMax = 256
     var peerHeights: [Int: UInt64] = [:]
     var syncRequest: (peer: Int, deadlineMs: Int64)?
     var syncPeerRotation = 0
@@ -244,6 +253,7 @@ public final class NodeCore: @unchecked Sendable {
         replica.tick()
         proposeIfReady(now: now)
         pump()
+        retransmitIfStalled(now: now)
         if now - lastStatusBroadcastMs >= 250 {
             lastStatusBroadcastMs = now
             network?.broadcast(PeerMessage.status(height: height, view: replica.view).encode())
@@ -295,11 +305,28 @@ public final class NodeCore: @unchecked Sendable {
             return
         }
         let payload = PeerMessage.consensus(.init(message: message, signature: signature)).encode()
-        if let to = outbound.to {
+        transmit(to: outbound.to, payload)
+        if unconfirmedSent.count < Self.unconfirmedSentMax {
+            unconfirmedSent.append((message.sequence, outbound.to, payload))
+        }
+    }
+
+    func transmit(to: Int?, _ payload: [UInt8]) {
+        if let to {
             network?.send(to: validators[to].id, payload)
         } else {
             network?.broadcast(payload)
         }
+    }
+
+    /// Repeats this node's consensus messages for uncommitted sequences when nothing has committed for a while.
+    func retransmitIfStalled(now: Int64) {
+        unconfirmedSent.removeAll { $0.sequence <= height }
+        guard !unconfirmedSent.isEmpty, now - lastProgressMs >= Self.retransmitAfterMs,
+            now - lastRetransmitMs >= Self.retransmitAfterMs
+        else { return }
+        lastRetransmitMs = now
+        for sent in unconfirmedSent { transmit(to: sent.to, sent.payload) }
     }
 
     func envelopeSigningBytes(_ body: [UInt8]) -> [UInt8] {
@@ -574,6 +601,7 @@ public final class NodeCore: @unchecked Sendable {
             fatalError("cannot write block \(block.block.header.height): \(error)")
         }
         ledger.commit(block.execution)
+        lastProgressMs = clock()
         height = block.block.header.height
         lastHash = block.hash
         lastTimestampMs = block.block.header.timestampMs
