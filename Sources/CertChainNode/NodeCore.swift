@@ -153,6 +153,8 @@ public final class NodeCore: @unchecked Sendable {
     var lastRetransmitMs: Int64 = 0
     /// How long without a commit before this node repeats its uncommitted consensus messages.
     static let retransmitAfterMs: Int64 = 250
+    /// A proposal's timestamp may lag the validator's clock by at most this many times the allowed skew.
+    static let proposalAgeMaxFactor: Int64 = 12
     /// Most consensus messages kept for repeating.
     static let unconfirmedSentMax = 256
     var peerHeights: [Int: UInt64] = [:]
@@ -508,8 +510,11 @@ public final class NodeCore: @unchecked Sendable {
             problem = "proposer/view mismatch"
         } else if header.timestampMs <= lastTimestampMs {
             problem = "timestamp does not increase"
-        } else if abs(header.timestampMs - clock()) > Int64(genesis.consensus.maxClockSkewMs) {
-            problem = "timestamp off by more than \(genesis.consensus.maxClockSkewMs) ms"
+        } else if header.timestampMs - clock() > Int64(genesis.consensus.maxClockSkewMs) {
+            problem = "timestamp \(header.timestampMs - clock()) ms in the future (allowed skew \(genesis.consensus.maxClockSkewMs) ms)"
+        } else if clock() - header.timestampMs > Self.proposalAgeMaxFactor * Int64(genesis.consensus.maxClockSkewMs) {
+            // A proposal may arrive late (a slow or partitioned primary, a repeated message), but not from long ago.
+            problem = "timestamp \(clock() - header.timestampMs) ms in the past"
         } else if block.transactions.isEmpty || block.transactions.count > genesis.consensus.maxBlockTransactions {
             problem = "\(block.transactions.count) transactions"
         }

@@ -22,7 +22,7 @@ func simulateCommand(_ arguments: Arguments) throws -> Int32 {
         var config = SimulationConfig(seed: seed)
         config.validators = validators
         config.byzantineTwins = twins
-        config.primaryFaults = arguments.flags.contains("primary-faults")
+        config.primaryFaults = arguments.flags.contains("primary-faults") || twins > (validators - 1) / 3
         let result = try Simulation(fixture: fixture, config: config).run()
         if let failure = result.failure {
             failed.append(seed)
