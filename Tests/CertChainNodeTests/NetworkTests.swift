@@ -99,6 +99,74 @@ final class NetworkTests: XCTestCase {
         XCTAssertTrue(log(testnet, victim).contains("via sync"), log(testnet, victim))
     }
 
+    /// A backup stopped with SIGSTOP and continued, and another whose data folder is wiped and which restarts
+    /// empty: all receipts still match and all four nodes end with the same height and hash.
+    func testPausedBackupAndWipedBackupCatchUp() throws {
+        let (testnet, genesis) = try makeTestnet()
+        let binary = try Self.executable()
+        var options = WorkloadReplay.Options(
+            workloadDirectory: Self.repositoryRoot.appendingPathComponent("samples/small").path,
+            apiURLs: genesis.validators.map { "http://\($0.apiAddress)" }, keysDirectory: testnet.keysDirectory)
+        options.timeoutSeconds = 120
+        let events = EventLog()
+        options.onProgress = { submitted in
+            switch submitted {
+            case 80: events.add("SIGSTOP node3: \(testnet.signalNode(3, SIGSTOP))")
+            case 200: events.add("SIGCONT node3: \(testnet.signalNode(3, SIGCONT))")
+            case 240:
+                testnet.stopNode(2, graceSeconds: 0)
+                try? FileManager.default.removeItem(atPath: testnet.nodeDirectory(2) + "/data")
+                events.add("wiped node2")
+            case 330:
+                do {
+                    try testnet.startNode(2, executable: binary)
+                    events.add("restarted node2 empty")
+                } catch {
+                    events.add("restart failed: \(error)")
+                }
+            default: break
+            }
+        }
+        let summary = try WorkloadReplay(options: options).run(log: { _ in })
+        XCTAssertEqual(events.entries, ["SIGSTOP node3: true", "SIGCONT node3: true", "wiped node2", "restarted node2 empty"])
+        XCTAssertEqual(summary.receipts, 404)
+        XCTAssertEqual(summary.mismatches, 0, summary.mismatchDetails.joined(separator: "\n"))
+        XCTAssertTrue(summary.stateMatchesExpected, summary.stateDifferences.joined(separator: "\n"))
+        XCTAssertTrue(summary.nodesAgree, "\(summary.nodes) — node2: \(log(testnet, 2)) — node3: \(log(testnet, 3))")
+        XCTAssertTrue(log(testnet, 2).contains("via sync"))
+    }
+
+    /// Seven validators (f = 2): two backups killed with SIGKILL mid-way, restarted later.
+    func testSevenValidatorsReplayThroughTwoBackupCrashes() throws {
+        let (testnet, genesis) = try makeTestnet(validators: 7)
+        let binary = try Self.executable()
+        var options = WorkloadReplay.Options(
+            workloadDirectory: Self.repositoryRoot.appendingPathComponent("samples/small").path,
+            apiURLs: genesis.validators.map { "http://\($0.apiAddress)" }, keysDirectory: testnet.keysDirectory)
+        options.timeoutSeconds = 120
+        let events = EventLog()
+        options.onProgress = { submitted in
+            if submitted == 100 {
+                events.add("kill node5: \(testnet.signalNode(5, SIGKILL)), node6: \(testnet.signalNode(6, SIGKILL))")
+            }
+            if submitted == 300 {
+                do {
+                    try testnet.startNode(5, executable: binary)
+                    try testnet.startNode(6, executable: binary)
+                    events.add("restarted")
+                } catch {
+                    events.add("restart failed: \(error)")
+                }
+            }
+        }
+        let summary = try WorkloadReplay(options: options).run(log: { _ in })
+        XCTAssertEqual(events.entries, ["kill node5: true, node6: true", "restarted"])
+        XCTAssertEqual(summary.mismatches, 0, summary.mismatchDetails.joined(separator: "\n"))
+        XCTAssertTrue(summary.stateMatchesExpected, summary.stateDifferences.joined(separator: "\n"))
+        XCTAssertEqual(summary.nodes.count, 7)
+        XCTAssertTrue(summary.nodesAgree, "\(summary.nodes)")
+    }
+
     /// Malformed or forged requests get stable 4xx codes, and garbage on the peer port harms nothing.
     func testBadInputIsRefusedWithStableCodes() throws {
         let (testnet, genesis) = try makeTestnet()
