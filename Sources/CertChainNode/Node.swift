@@ -19,6 +19,12 @@ public final class Node: @unchecked Sendable {
     var timer: DispatchSourceTimer?
     var transport: PeerTransport?
     var http: HTTPServer?
+    /// Peer messages waiting for the driver; beyond `driverBacklogMax` new ones are dropped (a flooding
+    /// peer cannot grow memory without bound; PBFT repeats what matters).
+    let backlogLock = NSLock()
+    var driverBacklog = 0
+    /// Most peer messages queued for the driver at once.
+    static let driverBacklogMax = 20_000
 
     /// Opens (or creates) the node's database in `options.dataDirectory` and restores its state.
     public init(options: NodeOptions, logger: Logger) throws {
@@ -82,7 +88,16 @@ public final class Node: @unchecked Sendable {
             core.admitForwarded(bytes)
             return
         }
-        queue.async { [core] in core.handle(message, from: peer) }
+        let admitted = backlogLock.withLock {
+            guard driverBacklog < Self.driverBacklogMax else { return false }
+            driverBacklog += 1
+            return true
+        }
+        guard admitted else { return }
+        queue.async { [core, weak self] in
+            self?.backlogLock.withLock { self?.driverBacklog -= 1 }
+            core.handle(message, from: peer)
+        }
     }
 
     /// Offers a client transaction (thread-safe).
