@@ -95,6 +95,7 @@ public final class Node: @unchecked Sendable {
     // Shared with HTTP threads.
     let snapshotLock = NSLock()
     var snapshotValue = NodeSnapshot()
+    let latestState = LatestStateCommitment()
     var transport: PeerTransport?
     var http: HTTPServer?
 
@@ -204,6 +205,7 @@ public final class Node: @unchecked Sendable {
     func publishSnapshot(committed: Int = 0, synced: Int = 0) {
         let view = replica.view
         let primary = replica.primary
+        if height > 0 { latestState.publish(height: height, state: ledger.stateSnapshot) }
         snapshotLock.withLock {
             snapshotValue.height = height
             snapshotValue.lastBlockHash = lastHash
