@@ -270,9 +270,13 @@ class Context:
         self.quorum = (n + f) // 2 + 1
 
     def verify_signature(self, key, sig, msg):
-        if self.suite == "sm2-sm3":
-            return sm2_verify(key, sig, msg)
-        return ed25519_verify(key, sig, msg)
+        memo = (self.suite, key, sig, msg)  # a verdict depends only on these: safe to reuse across documents
+        if memo not in SIGNATURE_VERDICTS:
+            SIGNATURE_VERDICTS[memo] = sm2_verify(key, sig, msg) if self.suite == "sm2-sm3" else ed25519_verify(key, sig, msg)
+        return SIGNATURE_VERDICTS[memo]
+
+
+SIGNATURE_VERDICTS = {}
 
 
 def check_block(ctx, block):
@@ -503,31 +507,42 @@ def strict_equal_types(a, b):
     return type(a) is type(b) and a == b
 
 
-def main(argv):
-    if len(argv) != 3:
-        print("usage: scripts/verify.py PROOF.json genesis.json", file=sys.stderr)
-        return 2
+def verify_file(path, genesis):
+    """(valid, statement) for one proof file."""
     try:
-        with open(argv[2], "rb") as f:
-            genesis = json.load(f)
-    except (OSError, ValueError) as e:
-        print("cannot read genesis %s: %s" % (argv[2], e), file=sys.stderr)
-        return 2
-    try:
-        with open(argv[1], "rb") as f:
+        with open(path, "rb") as f:
             doc = json.loads(f.read().decode("utf-8"))
-        statement = check_document(doc, genesis)
+        return True, check_document(doc, genesis)
     except Invalid as e:
-        print("INVALID: %s" % e)
-        return 1
+        return False, str(e)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, IndexError, UnicodeDecodeError) as e:
+        return False, "malformed proof document: %s: %s" % (type(e).__name__, e)
+
+
+def main(argv):
+    # scripts/verify.py PROOF.json genesis.json
+    # scripts/verify.py --each genesis.json PROOF.json...   (one "VALID|INVALID path: …" line per file; exit 0 iff all valid)
+    each = len(argv) >= 3 and argv[1] == "--each"
+    if not each and len(argv) != 3:
+        print("usage: scripts/verify.py PROOF.json genesis.json | --each genesis.json PROOF.json...", file=sys.stderr)
+        return 2
+    genesis_path, files = (argv[2], argv[3:]) if each else (argv[2], [argv[1]])
+    try:
+        with open(genesis_path, "rb") as f:
+            genesis = json.load(f)
+        make_hash(genesis["suite"])
+    except (OSError, ValueError, KeyError, Invalid) as e:
+        print("cannot read genesis %s: %s" % (genesis_path, e), file=sys.stderr)
+        return 2
     except ImportError as e:
         print("cannot verify: %s (pip install gmssl)" % e, file=sys.stderr)
         return 2
-    except (OSError, ValueError, KeyError, TypeError, AttributeError, IndexError, UnicodeDecodeError) as e:
-        print("INVALID: malformed proof document: %s: %s" % (type(e).__name__, e))
-        return 1
-    print("VALID: %s" % statement)
-    return 0
+    all_valid = True
+    for path in files:
+        valid, statement = verify_file(path, genesis)
+        all_valid = all_valid and valid
+        print(("VALID" if valid else "INVALID") + (" %s" % path if each else "") + ": " + statement)
+    return 0 if all_valid else 1
 
 
 if __name__ == "__main__":
