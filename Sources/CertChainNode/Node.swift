@@ -41,6 +41,7 @@ public final class Node: @unchecked Sendable {
     var mempool: Mempool { core.mempool }
     var snapshot: NodeSnapshot { core.snapshot }
     var log: Logger { core.log }
+    var latestState: LatestStateCommitment { core.latestState }
 
     /// Starts the peer transport, the HTTP API and the driver timer.
     public func start() throws {

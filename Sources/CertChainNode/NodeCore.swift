@@ -166,6 +166,8 @@ public final class NodeCore: @unchecked Sendable {
     // Shared with other threads.
     let snapshotLock = NSLock()
     var snapshotValue = NodeSnapshot()
+    /// The state tree at the latest committed block, for state proofs on HTTP threads.
+    let latestState = LatestStateCommitment()
 
     /// Restores ledger and consensus state from `storage` (empty storage: a node at genesis).
     public init(options: NodeOptions, storage: NodeStorage, clock: @escaping @Sendable () -> Int64, logger: Logger) throws {
@@ -236,6 +238,7 @@ public final class NodeCore: @unchecked Sendable {
     func publishSnapshot(committed: Int = 0, synced: Int = 0) {
         let view = replica.view
         let primary = replica.primary
+        if height > 0 { latestState.publish(height: height, state: ledger.stateSnapshot) }
         snapshotLock.withLock {
             snapshotValue.height = height
             snapshotValue.lastBlockHash = lastHash

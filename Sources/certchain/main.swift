@@ -33,6 +33,7 @@ let usage = """
       certchain history NUMBER --api URL [--json]         every transaction that touched it
       certchain tx HASH --api URL
       certchain block HEIGHT --api URL
+      certchain verify FILE --genesis genesis.json      check a saved ?proof=true answer offline (exit 0 = valid)
 
     """
 
@@ -311,6 +312,7 @@ func run() throws -> Int32 {
     case "replay": return try replayCommand(arguments)
     case "simulate": return try simulateCommand(arguments)
     case "submit": try submitCommand(arguments)
+    case "verify": return try verifyCommand(arguments)
     case "status": printJSON(try get(try client(arguments), "/v1/status"))
     case "certificate", "history", "tx", "block":
         guard let key = arguments.positional.first else { throw CLIError(description: "\(all[1]) needs an argument", usage: true) }
