@@ -22,6 +22,7 @@ let usage = """
       certchain testnet status --dir DIR
       certchain testnet start --dir DIR [--node I]        (re)start stopped validators
       certchain testnet stop --dir DIR --node I [--kill]   stop one validator (SIGTERM, or SIGKILL)
+      certchain workload generate --certificates N --seed S [--bad-rate F] [--max-principals P] OUT
       certchain replay WORKLOAD_DIR --api URL[,URL…] [--keys DIR] [--report FILE.json] [--limit N]
       certchain submit --api URL --key FILE.pem --signer org:ID|ent:TAXID --kind KIND --body JSON|@FILE
                        [--effective-date YYYY-MM-DD] [--nonce N] [--chain-id ID]
@@ -305,6 +306,7 @@ func run() throws -> Int32 {
     case "genesis": try genesisCommand(arguments)
     case "node": try nodeCommand(arguments)
     case "testnet": try testnetCommand(arguments)
+    case "workload": try workloadCommand(arguments)
     case "replay": return try replayCommand(arguments)
     case "submit": try submitCommand(arguments)
     case "status": printJSON(try get(try client(arguments), "/v1/status"))
