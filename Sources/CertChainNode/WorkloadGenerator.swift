@@ -181,18 +181,25 @@ final class GeneratorRun {
     var exemptCreditTotal = Decimal(0)
     let dateBase = CalendarDate.dayNumber(2019, 1, 1)
     var dateCache: [[UInt8]] = []
+    var dateStringCache: [String] = []
+    var yearMonthCache: [(Int, Int)] = []
     let refundRates: [Decimal]
+    /// Largest gap between consecutive declaration serials: 900 as in generate.py, less when millions keep 9 digits.
+    let serialStep: Int
     let vatRates: [Decimal]
     let monthlyRates: [[Decimal]]
 
     init(options: WorkloadGenerator.Options, output: JSONBytes) {
         self.options = options
         rng = WorkloadRandom(seed: options.seed)
+        serialStep = max(1, min(900, 4_000_000_000 / (options.certificates * 13 / 10 + 1)))
         out = output
         refundRates = T.commodities.map { ExactDecimal.stored($0.refundRate) }
         vatRates = T.commodities.map { ExactDecimal.stored($0.vatRate) }
         monthlyRates = T.monthlyRates.map { $0.map(ExactDecimal.stored) }
-        dateCache = (0..<(366 * 6)).map { Array(CalendarDate.date(dayNumber: dateBase + $0).utf8) }
+        dateStringCache = (0..<(366 * 6)).map { CalendarDate.date(dayNumber: dateBase + $0) }
+        dateCache = dateStringCache.map { Array($0.utf8) }
+        yearMonthCache = dateStringCache.map { let c = CalendarDate.components($0)!; return (c.0, c.1) }
     }
 
     // MARK: helpers
@@ -204,7 +211,18 @@ final class GeneratorRun {
         return i >= 0 && i < dateCache.count ? dateCache[i] : Array(CalendarDate.date(dayNumber: day).utf8)
     }
 
-    func dateString(_ day: Int) -> String { String(decoding: dateBytes(day), as: UTF8.self) }
+    func dateString(_ day: Int) -> String {
+        let i = day - dateBase
+        return i >= 0 && i < dateStringCache.count ? dateStringCache[i] : CalendarDate.date(dayNumber: day)
+    }
+
+    /// (year, month) of a day number.
+    func yearMonth(_ day: Int) -> (Int, Int) {
+        let i = day - dateBase
+        if i >= 0 && i < yearMonthCache.count { return yearMonthCache[i] }
+        let c = CalendarDate.components(CalendarDate.date(dayNumber: day))!
+        return (c.0, c.1)
+    }
 
     func writeDate(_ day: Int) {
         out.bytes.append(34); out.raw(dateBytes(day)); out.bytes.append(34)
@@ -423,9 +441,9 @@ final class GeneratorRun {
     /// Records a declaration; returns its customs index and serial.
     func declaration(agent: Int, exportDay: Int, items: ArraySlice<Item>, currency: Int, tradeMode: Int) throws -> (Int, Int) {
         let customs = rng.int(0, T.customsCodes.count - 1)
-        let year = CalendarDate.components(dateString(exportDay))!.0
+        let year = yearMonth(exportDay).0
         let key = customs * 10_000 + year
-        let serial = (declarationSerial[key] ?? rng.int(100_000_000, 400_000_000)) + rng.int(1, 900)
+        let serial = (declarationSerial[key] ?? rng.int(100_000_000, 400_000_000)) + rng.int(1, serialStep)
         declarationSerial[key] = serial
         usedDeclarations.insert(GeneratorRun.declarationKey(customs, year, serial))
         let number = declarationNumber(customs, year, serial)
@@ -453,7 +471,7 @@ final class GeneratorRun {
     func applicationLine(_ l: Line, lineNo: Int, cert: Certificate) -> ApplicationLine {
         let row = T.commodities[Int(l.commodity)]
         let export = dateString(Int(l.exportDay))
-        let year = Int(export.prefix(4))!
+        let year = yearMonth(Int(l.exportDay)).0
         return ApplicationLine(lineNo: lineNo, declarationNo: declarationNumber(Int(l.customs), year, Int(l.declarationSerial)),
                                itemNo: Int(l.itemNo), exportDate: export, tradeMode: T.tradeModes[Int(cert.tradeMode)].code,
                                hsCode: row.hsCode, goodsName: row.name, unit: row.unit,
@@ -659,7 +677,7 @@ final class GeneratorRun {
             for p in 0..<periods {
                 claimNo += 1
                 let claimDay = Int(cert.issuedDay) + rng.int(3, 40) + 30 * p
-                let (year, month, _) = CalendarDate.components(dateString(claimDay))!
+                let (year, month) = yearMonth(claimDay)
                 var claimLines: [ClaimLine] = []
                 for k in 0..<Int(cert.lineCount) {
                     let li = Int(cert.lineStart) + k
@@ -679,7 +697,7 @@ final class GeneratorRun {
                     var line = ClaimLine(certificateNumber: number, lineNo: k + 1, quantity: FixedPoint.quantity(q, fourDecimals: weight),
                                          invoiceAmount: nil, line: li, units: q)
                     if !principal.production {
-                        let exportMonth = CalendarDate.components(dateString(Int(l.exportDay)))!.1
+                        let exportMonth = yearMonth(Int(l.exportDay)).1
                         let rate = monthlyRates[Int(cert.currency)][exportMonth - 1]
                         let percent = Decimal(rng.int(80, 95))
                         let fob = FixedPoint.decimal(l.fob, scale: 2), qd = FixedPoint.decimal(q, scale: 4), total = FixedPoint.decimal(l.quantity, scale: 4)

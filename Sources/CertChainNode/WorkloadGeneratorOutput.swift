@@ -44,23 +44,61 @@ public struct WorkloadRandom: Sendable {
     public mutating func pick<T>(_ a: [T]) -> T { a[int(0, a.count - 1)] }
 }
 
-/// Appends JSON text as UTF-8 bytes; flushes to a file handle in large chunks.
+/// Writes chunks to a file on a background queue (at most a few in flight), so formatting and disk I/O overlap.
+final class ChunkWriter: @unchecked Sendable {
+    private let handle: FileHandle
+    private let queue = DispatchQueue(label: "certchain.workload.writer")
+    private let slots = DispatchSemaphore(value: 4)
+    private let lock = NSLock()
+    private var failure: Error?
+
+    init(handle: FileHandle) { self.handle = handle }
+
+    func write(_ chunk: [UInt8]) throws {
+        try check()
+        slots.wait()
+        queue.async {
+            defer { self.slots.signal() }
+            do { try self.handle.write(contentsOf: chunk) } catch { self.lock.withLock { if self.failure == nil { self.failure = error } } }
+        }
+    }
+
+    /// Waits for every queued chunk; throws the first write error.
+    func finish() throws {
+        queue.sync {}
+        try check()
+    }
+
+    private func check() throws {
+        if let e = lock.withLock({ failure }) { throw e }
+    }
+}
+
+/// Appends JSON text as UTF-8 bytes; hands full chunks to a `ChunkWriter`.
 struct JSONBytes {
     var bytes: [UInt8] = []
-    let handle: FileHandle?
+    let writer: ChunkWriter?
     static let flushSize = 1 << 20
 
     init(handle: FileHandle?) {
-        self.handle = handle
-        bytes.reserveCapacity(JSONBytes.flushSize + 65536)
+        writer = handle.map(ChunkWriter.init)
+        if handle != nil { bytes.reserveCapacity(JSONBytes.flushSize + 65536) }
     }
 
-    mutating func flushIfFull() throws { if bytes.count >= JSONBytes.flushSize { try flush() } }
+    mutating func flushIfFull() throws { if bytes.count >= JSONBytes.flushSize { try send() } }
 
+    private mutating func send() throws {
+        guard let writer, !bytes.isEmpty else { return }
+        let chunk = bytes
+        bytes = []
+        bytes.reserveCapacity(JSONBytes.flushSize + 65536)
+        try writer.write(chunk)
+    }
+
+    /// Writes what is buffered and waits until it is on disk (in the file).
     mutating func flush() throws {
-        guard let handle, !bytes.isEmpty else { return }
-        try handle.write(contentsOf: bytes)
-        bytes.removeAll(keepingCapacity: true)
+        try send()
+        try writer?.finish()
     }
 
     /// Raw text (no quoting).
@@ -80,6 +118,10 @@ struct JSONBytes {
         bytes.append(34)
         var s = s
         s.withUTF8 { u in
+            if !u.contains(where: { $0 < 32 || $0 == 34 || $0 == 92 }) {
+                bytes.append(contentsOf: u)
+                return
+            }
             for c in u {
                 switch c {
                 case 34: bytes.append(92); bytes.append(34)
@@ -110,19 +152,18 @@ struct JSONBytes {
 
     /// `v` in decimal, zero-padded to at least `width` digits.
     mutating func digits(_ v: UInt64, width: Int) {
-        var tmp: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
-                  UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
-            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-        var n = 0
+        var count = 1
+        var t = v
+        while t >= 10 { t /= 10; count += 1 }
+        let n = Swift.max(count, width)
+        let start = bytes.count
+        bytes.append(contentsOf: repeatElement(48, count: n))
         var x = v
-        withUnsafeMutableBytes(of: &tmp) { p in
-            repeat {
-                p[n] = UInt8(48 + x % 10)
-                x /= 10
-                n += 1
-            } while x > 0
-            while n < width && n < 20 { p[n] = 48; n += 1 }
-            for i in stride(from: n - 1, through: 0, by: -1) { bytes.append(p[i]) }
+        var i = start + n - 1
+        while x > 0 {
+            bytes[i] = UInt8(48 + x % 10)
+            x /= 10
+            i -= 1
         }
     }
 
