@@ -22,6 +22,7 @@ let usage = """
       certchain testnet status --dir DIR
       certchain testnet start --dir DIR [--node I]        (re)start stopped validators
       certchain testnet stop --dir DIR --node I [--kill]   stop one validator (SIGTERM, or SIGKILL)
+      certchain workload generate --certificates N --seed S [--bad-rate F] [--max-principals P] OUT
       certchain replay WORKLOAD_DIR --api URL[,URL…] [--keys DIR] [--report FILE.json] [--limit N]
       certchain simulate [--seeds N] [--first-seed S] [--validators 4|7] [--workload DIR] [--transactions N]
                          [--twins K] [--primary-faults] [--verbose]   seeded whole-cluster simulation
@@ -309,6 +310,7 @@ func run() throws -> Int32 {
     case "genesis": try genesisCommand(arguments)
     case "node": try nodeCommand(arguments)
     case "testnet": try testnetCommand(arguments)
+    case "workload": try workloadCommand(arguments)
     case "replay": return try replayCommand(arguments)
     case "simulate": return try simulateCommand(arguments)
     case "submit": try submitCommand(arguments)
