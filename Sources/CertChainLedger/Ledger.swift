@@ -101,8 +101,17 @@ public struct Ledger: StateReader, Sendable {
     }
 
     /// Executes `txs` in order on the committed state (pure: self is unchanged); every transaction gets a receipt.
-    public func execute(_ txs: [SignedTransaction], txHashes: [[UInt8]], blockDate: String, height: UInt64) -> BlockExecution {
-        var overlay = Overlay(base: entries)
+    ///
+    /// `pending` are executions of earlier blocks not yet committed (several blocks in flight): this block
+    /// then runs on top of them, and its state root includes their changes.
+    public func execute(
+        _ txs: [SignedTransaction], txHashes: [[UInt8]], blockDate: String, height: UInt64, after pending: [BlockExecution] = []
+    ) -> BlockExecution {
+        var speculative: [String: [UInt8]?] = [:]
+        for execution in pending {
+            for (key, value) in execution.changes { speculative[key] = .some(value) }
+        }
+        var overlay = Overlay(base: entries, speculative: speculative)
         var receipts: [Receipt] = []
         receipts.reserveCapacity(txs.count)
         for (i, stx) in txs.enumerated() {
@@ -123,7 +132,9 @@ public struct Ledger: StateReader, Sendable {
             }
         }
         let changes = overlay.sortedChanges
-        return BlockExecution(receipts: receipts, changes: changes, stateRoot: tree.root(after: changes), baseRoot: tree.root)
+        let prior = pending.flatMap(\.changes)
+        return BlockExecution(
+            receipts: receipts, changes: changes, stateRoot: tree.root(after: prior + changes), baseRoot: pending.last?.stateRoot ?? tree.root)
     }
 
     /// Applies an execution's changes to the committed state; traps if it was executed on another state root.
@@ -139,14 +150,25 @@ public struct Ledger: StateReader, Sendable {
 /// Committed state plus this block's writes plus the current transaction's pending writes.
 struct Overlay {
     let base: [String: [UInt8]]
+    /// Changes of earlier blocks still in flight, between the committed base and this block.
+    let speculative: [String: [UInt8]?]
     var block: [String: [UInt8]?] = [:]
     var pending: [String: [UInt8]?] = [:]
 
-    init(base: [String: [UInt8]]) { self.base = base }
+    init(base: [String: [UInt8]], speculative: [String: [UInt8]?] = [:]) {
+        self.base = base
+        self.speculative = speculative
+    }
 
     func get(_ key: String) -> [UInt8]? {
         if let p = pending[key] { return p }
         if let b = block[key] { return b }
+        return before(key)
+    }
+
+    /// The value before this block: in-flight blocks' changes over the committed state.
+    func before(_ key: String) -> [UInt8]? {
+        if let s = speculative[key] { return s }
         return base[key]
     }
 
@@ -160,7 +182,7 @@ struct Overlay {
     var sortedChanges: [(key: String, value: [UInt8]?)] {
         block.keys.sorted(by: keyPrecedes).compactMap { k in
             let v = block[k]!
-            if v == base[k] { return nil }
+            if v == before(k) { return nil }
             return (key: k, value: v)
         }
     }

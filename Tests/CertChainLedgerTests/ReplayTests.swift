@@ -81,4 +81,30 @@ final class ReplayTests: XCTestCase {
         XCTAssertEqual(got, receipts)
         XCTAssertEqual(ledger.stateRoot, straight.stateRoot)
     }
+
+    /// Several blocks in flight: executing block h+1 (and h+2) on top of uncommitted executions gives the same
+    /// receipts and state roots as executing after each commit.
+    func testChainedExecutionMatchesSequential() throws {
+        guard let dir = WorkloadLocator.directory("small") else { throw XCTSkip("workload small not found") }
+        let workload = try Workload(directory: dir)
+        let genesis = Fixtures.genesis(workload.reference)
+        let blocks = try Fixtures.blocks(workload, genesis: genesis, size: 15)
+        let (straight, receipts, roots, _) = Fixtures.replay(blocks, genesis: genesis)
+        var ledger = Ledger(genesis: genesis)
+        var inFlight: [BlockExecution] = []
+        var got: [Receipt] = []
+        var gotRoots: [[UInt8]] = []
+        for (h, b) in blocks.enumerated() {
+            let exec = ledger.execute(b.txs, txHashes: b.hashes, blockDate: b.date, height: UInt64(h + 1), after: inFlight)
+            inFlight.append(exec)
+            got += exec.receipts
+            gotRoots.append(exec.stateRoot)
+            // Commit lazily: keep up to three blocks in flight.
+            while inFlight.count > 2 { ledger.commit(inFlight.removeFirst()) }
+        }
+        for exec in inFlight { ledger.commit(exec) }
+        XCTAssertEqual(got, receipts)
+        XCTAssertEqual(gotRoots, roots)
+        XCTAssertEqual(ledger.stateRoot, straight.stateRoot)
+    }
 }
