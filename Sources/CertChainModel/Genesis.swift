@@ -119,11 +119,16 @@ public struct ConsensusParameters: Sendable, Equatable, Codable {
     public var requestTimeoutMs: Int
     public var checkpointInterval: Int
     public var maxClockSkewMs: Int
-    /// Defaults: 500 transactions, 20 ms, 2000 ms, 128, 5000 ms.
+    /// Most blocks proposed but not yet committed at once (the PBFT window): latency is not throughput.
+    public var blocksInFlightMax: Int
+    /// Cap of the view-change timeout, which doubles per failed view.
+    public var viewTimeoutMaxMs: Int
+    /// Defaults: 500 transactions, 20 ms, 2000 ms, 128, 5000 ms, 4 blocks in flight, 60 s.
     public init(maxBlockTransactions: Int = 500, blockIntervalMs: Int = 20, requestTimeoutMs: Int = 2000,
-                checkpointInterval: Int = 128, maxClockSkewMs: Int = 5000) {
+                checkpointInterval: Int = 128, maxClockSkewMs: Int = 5000, blocksInFlightMax: Int = 4, viewTimeoutMaxMs: Int = 60_000) {
         self.maxBlockTransactions = maxBlockTransactions; self.blockIntervalMs = blockIntervalMs; self.requestTimeoutMs = requestTimeoutMs
         self.checkpointInterval = checkpointInterval; self.maxClockSkewMs = maxClockSkewMs
+        self.blocksInFlightMax = blocksInFlightMax; self.viewTimeoutMaxMs = viewTimeoutMaxMs
     }
     /// Decodes, filling missing fields with defaults.
     public init(from decoder: Decoder) throws {
@@ -134,6 +139,8 @@ public struct ConsensusParameters: Sendable, Equatable, Codable {
         requestTimeoutMs = try c.decodeIfPresent(Int.self, forKey: .requestTimeoutMs) ?? d.requestTimeoutMs
         checkpointInterval = try c.decodeIfPresent(Int.self, forKey: .checkpointInterval) ?? d.checkpointInterval
         maxClockSkewMs = try c.decodeIfPresent(Int.self, forKey: .maxClockSkewMs) ?? d.maxClockSkewMs
+        blocksInFlightMax = try c.decodeIfPresent(Int.self, forKey: .blocksInFlightMax) ?? d.blocksInFlightMax
+        viewTimeoutMaxMs = try c.decodeIfPresent(Int.self, forKey: .viewTimeoutMaxMs) ?? d.viewTimeoutMaxMs
     }
 }
 
@@ -206,6 +213,7 @@ public struct Genesis: Sendable, Equatable, Codable {
         w.string(deadlines.certificateApplication); w.stringMap(deadlines.refundClaim)
         w.int(consensus.maxBlockTransactions); w.int(consensus.blockIntervalMs); w.int(consensus.requestTimeoutMs)
         w.int(consensus.checkpointInterval); w.int(consensus.maxClockSkewMs)
+        w.int(consensus.blocksInFlightMax); w.int(consensus.viewTimeoutMaxMs)
         return w.bytes
     }
 

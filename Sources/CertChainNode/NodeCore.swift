@@ -141,9 +141,10 @@ public final class NodeCore: @unchecked Sendable {
     var height: UInt64 = 0
     var lastHash: [UInt8]
     var lastTimestampMs: Int64 = 0
-    var executed: [[UInt8]: ExecutedBlock] = [:]
+    /// Blocks executed on top of the committed state but not committed yet, in height order (height+1, height+2, …):
+    /// proposed by this node as primary or validated as a backup. Several may be in flight at once.
+    var inFlight: [ExecutedBlock] = []
     var ownCommitSignatures: [UInt64: [UInt8]] = [:]
-    var proposedIds: [[UInt8]: [[UInt8]]] = [:]
     var lastProposalMs: Int64 = 0
     var lastStatusBroadcastMs: Int64 = 0
     /// Signed consensus messages this node sent for sequences not yet committed, re-sent while progress stalls
@@ -214,7 +215,7 @@ public final class NodeCore: @unchecked Sendable {
         let config = PBFTConfig(
             replicaCount: validators.count, selfIndex: index,
             requestTimeoutTicks: max(1, genesis.consensus.requestTimeoutMs / options.tickMilliseconds),
-            windowSize: 1)
+            windowSize: UInt64(max(1, genesis.consensus.blocksInFlightMax)))
         replica = Replica(config: config, lastCommittedSequence: height, restoring: records)
         publishSnapshot()
         pruneConsensusLog()
@@ -458,32 +459,62 @@ public final class NodeCore: @unchecked Sendable {
         var transactions: [SignedTransaction] = []
         var ids: [[UInt8]] = []
         var seen = Set<[UInt8]>()
+        let orderedInFlight = Set(inFlight.flatMap(\.transactionIds))
+        var stale: [[UInt8]] = []
         for (id, transaction) in batch where !seen.contains(id) {
             seen.insert(id)
-            if (try? store.transactionLocation(hash: id)) != nil { continue }
+            if orderedInFlight.contains(id) { continue }
+            if (try? store.transactionLocation(hash: id)) ?? nil != nil {
+                stale.append(id)
+                continue
+            }
             transactions.append(transaction)
             ids.append(id)
         }
-        mempool.remove(batch.map(\.id).filter { !seen.contains($0) || !ids.contains($0) })
+        mempool.remove(stale)
         guard !transactions.isEmpty else { return }
+        // The proposal extends the tip of the blocks in flight.
+        guard replica.nextProposalSequence == tipHeight + 1 else {
+            mempool.unpropose(ids)
+            return
+        }
         lastProposalMs = now
-        let timestampMs = max(now, lastTimestampMs + 1)
+        let timestampMs = max(now, tipTimestampMs + 1)
         let executedBlock = execute(
-            transactions: transactions, ids: ids, height: height + 1, timestampMs: timestampMs, view: replica.view,
+            transactions: transactions, ids: ids, height: tipHeight + 1, timestampMs: timestampMs, view: replica.view,
             proposer: validators[selfIndex].id)
-        executed[executedBlock.hash] = executedBlock
-        proposedIds[executedBlock.hash] = ids
+        inFlight.append(executedBlock)
         replica.propose(digest: executedBlock.hash, payload: executedBlock.block.encode())
         pump()
     }
 
-    /// Executes transactions on top of the committed ledger and builds the block header over the results.
+    /// Height of the last block executed here (committed or in flight).
+    var tipHeight: UInt64 { inFlight.last?.block.header.height ?? height }
+    /// Hash of that block.
+    var tipHash: [UInt8] { inFlight.last?.hash ?? lastHash }
+    /// Its timestamp.
+    var tipTimestampMs: Int64 { inFlight.last?.block.header.timestampMs ?? lastTimestampMs }
+
+    /// Forgets in-flight blocks at or above `height` (a different proposal replaces them); their transactions
+    /// become proposable again.
+    func dropInFlight(from height: UInt64) {
+        let dropped = inFlight.filter { $0.block.header.height >= height }
+        guard !dropped.isEmpty else { return }
+        inFlight.removeAll { $0.block.header.height >= height }
+        mempool.unpropose(dropped.flatMap(\.transactionIds))
+    }
+
+    /// Executes transactions on top of the committed ledger and the in-flight blocks below `height`, and builds
+    /// the block header over the results.
     func execute(transactions: [SignedTransaction], ids: [[UInt8]], height: UInt64, timestampMs: Int64, view: UInt64, proposer: String)
         -> ExecutedBlock
     {
-        let execution = ledger.execute(transactions, txHashes: ids, blockDate: BlockDate.string(timestampMs: timestampMs), height: height)
+        let parents = inFlight.filter { $0.block.header.height < height }
+        let execution = ledger.execute(
+            transactions, txHashes: ids, blockDate: BlockDate.string(timestampMs: timestampMs), height: height,
+            after: parents.map(\.execution))
         let header = BlockHeader(
-            chainId: genesis.chainId, height: height, previousHash: lastHash, timestampMs: timestampMs, view: view,
+            chainId: genesis.chainId, height: height, previousHash: parents.last?.hash ?? lastHash, timestampMs: timestampMs, view: view,
             proposer: proposer, txRoot: Merkle.root(leaves: ids, hash: hashAlgorithm),
             receiptRoot: Merkle.root(leaves: execution.receipts.map { $0.encode() }, hash: hashAlgorithm),
             stateRoot: execution.stateRoot)
@@ -500,18 +531,20 @@ public final class NodeCore: @unchecked Sendable {
         }
         let header = block.header
         let primaryId = validators[Int(request.view % UInt64(validators.count))].id
+        // A proposal for a height we already executed replaces that speculation (e.g. after a view change).
+        if request.sequence > height { dropInFlight(from: request.sequence) }
         var problem: String?
         if header.hash(hashAlgorithm) != request.digest {
             problem = "digest is not the header hash"
         } else if header.chainId != genesis.chainId {
             problem = "wrong chain id \(header.chainId)"
-        } else if header.height != height + 1 || request.sequence != header.height {
-            problem = "height \(header.height) is not \(height + 1)"
-        } else if header.previousHash != lastHash {
-            problem = "previous hash does not match block \(height)"
+        } else if header.height != tipHeight + 1 || request.sequence != header.height {
+            problem = "height \(header.height) is not \(tipHeight + 1)"
+        } else if header.previousHash != tipHash {
+            problem = "previous hash does not match block \(tipHeight)"
         } else if header.view != request.view || header.proposer != primaryId {
             problem = "proposer/view mismatch"
-        } else if header.timestampMs <= lastTimestampMs {
+        } else if header.timestampMs <= tipTimestampMs {
             problem = "timestamp does not increase"
         } else if header.timestampMs - clock() > Int64(genesis.consensus.maxClockSkewMs) {
             problem = "timestamp \(header.timestampMs - clock()) ms in the future (allowed skew \(genesis.consensus.maxClockSkewMs) ms)"
@@ -530,7 +563,8 @@ public final class NodeCore: @unchecked Sendable {
             log.warn("rejecting proposal \(request.sequence): a transaction appears twice")
             return false
         }
-        for id in ids where (try? store.transactionLocation(hash: id)) ?? nil != nil {
+        let orderedInFlight = Set(inFlight.flatMap(\.transactionIds))
+        for id in ids where orderedInFlight.contains(id) || (try? store.transactionLocation(hash: id)) ?? nil != nil {
             log.warn("rejecting proposal \(request.sequence): transaction \(Hex.encode(id)) was already ordered")
             return false
         }
@@ -545,7 +579,7 @@ public final class NodeCore: @unchecked Sendable {
             log.warn("rejecting proposal \(request.sequence): re-execution gives different roots")
             return false
         }
-        executed[mine.hash] = mine
+        inFlight.append(mine)
         return true
     }
 
@@ -573,7 +607,11 @@ public final class NodeCore: @unchecked Sendable {
             if entry.sequence > height + 1 { log.warn("committed \(entry.sequence) while at \(height); will sync") }
             return
         }
-        var block = executed[entry.digest]
+        var block = inFlight.first.flatMap { $0.hash == entry.digest ? $0 : nil }
+        if block == nil {
+            // What committed is not what we executed for this height: our speculation is void.
+            dropInFlight(from: entry.sequence)
+        }
         if block == nil, let decoded = try? Block.decode(entry.payload), decoded.header.previousHash == lastHash {
             let ids = decoded.transactions.map { $0.id(hashAlgorithm) }
             let mine = execute(
@@ -613,9 +651,12 @@ public final class NodeCore: @unchecked Sendable {
         height = block.block.header.height
         lastHash = block.hash
         lastTimestampMs = block.block.header.timestampMs
-        executed.removeAll()
+        if inFlight.first?.hash == block.hash {
+            inFlight.removeFirst()
+        } else {
+            dropInFlight(from: 0)  // built on another parent: void
+        }
         ownCommitSignatures = ownCommitSignatures.filter { $0.key > height }
-        proposedIds.removeAll()
         mempool.remove(block.transactionIds)
         publishSnapshot(committed: block.transactionIds.count, synced: synced ? 1 : 0)
         onCommit?(height, block.hash)
