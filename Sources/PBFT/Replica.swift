@@ -110,6 +110,8 @@ public struct Replica: Sendable {
     private var currentNewView: NewView?
     /// Consecutive view changes without a commit, for the doubling timeout.
     private var failedViews = 0
+    /// Ticks since this replica last (re)sent its newest unstable checkpoint.
+    private var checkpointResendTicks = 0
     /// Keys of persisted records by sequence, and views of persisted VIEW-CHANGE records, for deletion lists.
     private var persistedKeys: [UInt64: [String]] = [:]
     private var persistedViewChangeViews: [UInt64] = []
@@ -373,7 +375,10 @@ public struct Replica: Sendable {
     }
 
     /// Advances logical time by one tick: the request timer in an active view, the view-change timer otherwise.
+    /// Every `requestTimeoutTicks` it also re-sends its newest checkpoint that is not stable yet (one lost
+    /// CHECKPOINT must not leave the primary stuck at the high watermark).
     public mutating func tick() {
+        resendCheckpointIfDue()
         if isViewActive {
             let waiting = !isPrimary && (hasPendingRequests || slots.contains { $0.key > lastCommittedSequence && $0.value.prePrepare != nil })
             guard waiting else {
@@ -396,6 +401,16 @@ public struct Replica: Sendable {
             }
         }
         progress()
+    }
+
+    private mutating func resendCheckpointIfDue() {
+        checkpointResendTicks += 1
+        guard checkpointResendTicks >= config.requestTimeoutTicks else { return }
+        checkpointResendTicks = 0
+        let own = checkpointVotes.keys.sorted().last { checkpointVotes[$0]?[config.selfIndex] != nil }
+        if let s = own, let c = checkpointVotes[s]?[config.selfIndex] {
+            pendingMessages.append(Outbound(to: nil, message: .checkpoint(c)))
+        }
     }
 
     /// The host caught up to `committedSequence` by state transfer; drops log entries at or below it.
