@@ -112,6 +112,8 @@ public struct Replica: Sendable {
     private var failedViews = 0
     /// Ticks since this replica last (re)sent its newest unstable checkpoint.
     private var checkpointResendTicks = 0
+    /// Replicas answered with our stable checkpoint in the current resend period.
+    private var laggardsAnswered: [ReplicaIndex] = []
     /// Keys of persisted records by sequence, and views of persisted VIEW-CHANGE records, for deletion lists.
     private var persistedKeys: [UInt64: [String]] = [:]
     private var persistedViewChangeViews: [UInt64] = []
@@ -407,6 +409,7 @@ public struct Replica: Sendable {
         checkpointResendTicks += 1
         guard checkpointResendTicks >= config.requestTimeoutTicks else { return }
         checkpointResendTicks = 0
+        laggardsAnswered = []
         let own = checkpointVotes.keys.sorted().last { checkpointVotes[$0]?[config.selfIndex] != nil }
         if let s = own, let c = checkpointVotes[s]?[config.selfIndex] {
             pendingMessages.append(Outbound(to: nil, message: .checkpoint(c)))
@@ -504,7 +507,18 @@ public struct Replica: Sendable {
     // MARK: - Checkpoints
 
     private mutating func onCheckpoint(_ c: Checkpoint, from sender: ReplicaIndex) {
-        guard c.replica == sender, sender != config.selfIndex, c.sequence % config.checkpointInterval == 0,
+        guard c.replica == sender, sender != config.selfIndex else { return }
+        if c.sequence <= stableCheckpoint.sequence {
+            // The sender lags behind our stable checkpoint: answer with our own vote for it, so that it can
+            // assemble the proof (and then fetch the state) even if the original broadcast was lost.
+            // At most once per sender per resend period: two replicas at the same checkpoint must not ping-pong.
+            if !laggardsAnswered.contains(sender), let own = stableCheckpoint.proof.first(where: { $0.replica == config.selfIndex }) {
+                laggardsAnswered.append(sender)
+                pendingMessages.append(Outbound(to: sender, message: .checkpoint(own)))
+            }
+            return
+        }
+        guard c.sequence % config.checkpointInterval == 0,
               c.sequence > stableCheckpoint.sequence,
               c.sequence - stableCheckpoint.sequence <= config.logWindow || c.sequence <= checkpointHorizon
                 || c.sequence - checkpointHorizon <= config.logWindow,

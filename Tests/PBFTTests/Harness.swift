@@ -298,3 +298,13 @@ struct Cluster {
 func signedAs(_ author: ReplicaIndex, _ message: Message, n: Int) -> Message {
     message.signed(by: author, replicaCount: n) { fakeSign(author, $0) }
 }
+
+/// A Cluster `configure` closure that sets the checkpoint interval (the log window follows its default, 2K).
+func checkpointEvery(_ interval: UInt64) -> (inout PBFTConfig) -> Void {
+    { config in
+        config = PBFTConfig(
+            replicaCount: config.replicaCount, selfIndex: config.selfIndex, requestTimeoutTicks: config.requestTimeoutTicks,
+            windowSize: config.windowSize, lookaheadSequences: config.lookaheadSequences, checkpointInterval: interval,
+            timeoutTicksMax: config.timeoutTicksMax, viewsAheadMax: config.viewsAheadMax)
+    }
+}
