@@ -197,7 +197,10 @@ struct Cluster {
                 persistViolations.append("commit \(c.sequence) by \(i)")
             }
         case .checkpoint(let c):
-            if !records.contains(.checkpoint(c)) { persistViolations.append("checkpoint \(c.sequence) by \(i)") }
+            // A re-sent vote may come from a stable proof, where it already carries the host's signature.
+            var unsigned = c
+            unsigned.signature = []
+            if !records.contains(.checkpoint(unsigned)) { persistViolations.append("checkpoint \(c.sequence) by \(i)") }
         case .viewChange(let vc):
             if !records.contains(.viewChange(vc)) { persistViolations.append("view-change \(vc.newView) by \(i)") }
         case .newView(let nv):
