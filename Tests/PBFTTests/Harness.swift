@@ -136,6 +136,11 @@ struct Cluster {
         replicas[i].skipTo(committedSequence: UInt64(committed[i].count))
     }
 
+    /// NEW-VIEW messages sent by anyone.
+    var newViewsSent: Int {
+        sent.reduce(0) { $0 + $1.filter { if case .newView = $0.message { return true } else { return false } }.count }
+    }
+
     /// Messages replica i sent of one kind.
     func sentViewChanges(_ i: ReplicaIndex) -> [ViewChange] {
         sent[i].compactMap { if case .viewChange(let vc) = $0.message { return vc } else { return nil } }

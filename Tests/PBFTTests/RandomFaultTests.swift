@@ -7,12 +7,25 @@ import XCTest
 final class RandomFaultTests: XCTestCase {
     static let seedCount: UInt64 = 300
 
+    struct Stats: CustomStringConvertible {
+        var seedsWithViewChange = 0, seedsWithNewView = 0, seedsWithNull = 0, seedsWithCheckpoint = 0
+        var maxView: UInt64 = 0
+        var description: String {
+            "view change in \(seedsWithViewChange) seeds, NEW-VIEW in \(seedsWithNewView), null request committed in \(seedsWithNull), stable checkpoint in \(seedsWithCheckpoint), highest view \(maxView)"
+        }
+    }
+    var stats = Stats()
+
     func testRandomFaultsAgreementAndProgressAfterHealing() {
         var failed: [UInt64] = []
         for seed in 0..<Self.seedCount where !runSeed(seed) {
             failed.append(seed)
         }
         XCTAssertEqual(failed, [], "failing seeds")
+        // The faults must actually exercise the view change, null requests and checkpoints.
+        print("random faults: \(stats)")
+        XCTAssertGreaterThan(stats.seedsWithNewView, Int(Self.seedCount) / 2)
+        XCTAssertGreaterThan(stats.seedsWithCheckpoint, Int(Self.seedCount) / 2)
     }
 
     /// Runs one seed; returns false (after recording XCTest failures) when agreement or progress failed.
@@ -93,6 +106,11 @@ final class RandomFaultTests: XCTestCase {
         XCTAssertEqual(c.badSignatures, 0, "seed \(seed)")
         XCTAssertTrue(healed, "seed \(seed): no progress after healing; committed \((0..<n).map { c.committed[$0].count }), views \((0..<n).map { c.replicas[$0].view }) active \((0..<n).map { c.replicas[$0].isViewActive })")
         c.assertNoEquivocation()
+        stats.maxView = max(stats.maxView, (0..<n).map { c.replicas[$0].view }.max() ?? 0)
+        if (0..<n).contains(where: { c.replicas[$0].view > 0 }) { stats.seedsWithViewChange += 1 }
+        if (0..<n).contains(where: { c.committed[$0].contains(where: \.isNull) }) { stats.seedsWithNull += 1 }
+        if (0..<n).contains(where: { c.replicas[$0].stableCheckpoint.sequence > 0 }) { stats.seedsWithCheckpoint += 1 }
+        if c.newViewsSent > 0 { stats.seedsWithNewView += 1 }
         if verbose {
             print("seed \(seed) n \(n) window \(window) committed \((0..<n).map { c.committed[$0].count }) views \((0..<n).map { c.replicas[$0].view })")
         }
