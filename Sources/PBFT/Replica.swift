@@ -267,6 +267,14 @@ public struct Replica: Sendable {
             && pendingStable == nil && pendingDeletable.isEmpty)
     }
 
+    /// Peer messages currently held (pre-prepares, prepares, commits, checkpoints, view changes): for tests
+    /// that check a flooding peer cannot grow the replica's memory without bound.
+    var bufferedMessageCount: Int {
+        let log = slots.values.reduce(0) { $0 + ($1.prePrepare == nil ? 0 : 1) + $1.prepares.count + $1.commits.count }
+        return log + checkpointVotes.values.reduce(0) { $0 + $1.count } + viewChanges.values.reduce(0) { $0 + $1.count }
+            + viewClaims.count
+    }
+
     /// High watermark: votes are accepted for sequences up to here.
     public var highWatermark: UInt64 { lowWatermark &+ config.logWindow }
 
@@ -642,7 +650,8 @@ public struct Replica: Sendable {
 
     private func isValidProof(_ c: StableCheckpoint) -> Bool {
         if c.sequence == 0 { return c.proof.isEmpty }
-        guard c.sequence % config.checkpointInterval == 0 else { return false }
+        // Far below UInt64.max, so that checkpoint + logWindow arithmetic can never overflow.
+        guard c.sequence % config.checkpointInterval == 0, c.sequence <= UInt64.max / 2 else { return false }
         var signers: [ReplicaIndex] = []
         for m in c.proof {
             guard m.sequence == c.sequence, m.stateDigest == c.stateDigest, m.replica >= 0, m.replica < n,

@@ -231,3 +231,20 @@ final class NewMessageCodecTests: XCTestCase {
         }
     }
 }
+
+final class BoundsTests: XCTestCase {
+    func testAFloodingPeerCannotGrowTheReplicaWithoutBound() {
+        var r = Replica(config: PBFTConfig(replicaCount: 4, selfIndex: 1), lastCommittedSequence: 0, restoring: [])
+        for s: UInt64 in stride(from: 1, through: 20_000, by: 7) {
+            r.step(.prepare(Prepare(view: 0, sequence: s, digest: [1], replica: 2)), from: 2)
+            r.step(.commit(Commit(view: 0, sequence: s, digest: [1], replica: 2)), from: 2)
+            r.step(.prePrepare(PrePrepare(view: 0, sequence: s, digest: [1], payload: [1])), from: 2)  // not the primary
+            r.step(.checkpoint(Checkpoint(sequence: s * 128, stateDigest: [1], replica: 2)), from: 2)
+            r.step(.viewChange(ViewChange(newView: s, replica: 2, checkpoint: .genesis, prepared: [])), from: 2)
+        }
+        // Window + lookahead (5) sequences x 2 votes, at most 17 stored view changes, 2 checkpoints, 1 claim.
+        XCTAssertLessThanOrEqual(r.bufferedMessageCount, 5 * 2 + 17 + 2 + 1)
+        XCTAssertEqual(r.view, 0, "one replica alone never moves another")
+        XCTAssertTrue(r.isViewActive)
+    }
+}
