@@ -370,11 +370,12 @@ public struct Replica: Sendable {
         hasPendingRequests = true
     }
 
-    /// The host applied `sequence` (a block or a null request) and its state digest is `stateDigest`.
-    /// At multiples of `checkpointInterval` this emits a CHECKPOINT; other calls are ignored.
+    /// The host applied `sequence` (a block or a null request; committed here or fetched by state transfer, in
+    /// which case it may come before `skipTo`) and its state digest is `stateDigest`. At multiples of
+    /// `checkpointInterval` this emits a CHECKPOINT; other calls are ignored.
     public mutating func noteExecuted(sequence: UInt64, stateDigest: [UInt8]) {
         guard sequence % config.checkpointInterval == 0, sequence > stableCheckpoint.sequence,
-              sequence <= lastCommittedSequence, checkpointVotes[sequence]?[config.selfIndex] == nil,
+              checkpointVotes[sequence]?[config.selfIndex] == nil,
               stateDigest.count <= PBFTCodecLimits.digestBytesMax else { return }
         let c = Checkpoint(sequence: sequence, stateDigest: stateDigest, replica: config.selfIndex)
         checkpointVotes[sequence, default: [:]][config.selfIndex] = c
