@@ -67,6 +67,8 @@ struct Cluster {
     var crashed: Set<ReplicaIndex> = []
     /// Messages dropped because a signature did not verify.
     var badSignatures = 0
+    /// Every validation request each replica received, in order.
+    var validationLog: [[ValidationRequest]]
 
     init(n: Int, windowSize: UInt64 = 1, timeoutTicks: Int = 20, configure: (inout PBFTConfig) -> Void = { _ in }) {
         replicas = (0..<n).map {
@@ -80,6 +82,7 @@ struct Cluster {
         pendingValidations = Array(repeating: [], count: n)
         stored = Array(repeating: [:], count: n)
         stables = Array(repeating: [], count: n)
+        validationLog = Array(repeating: [], count: n)
     }
 
     /// The state digest a host would report after applying `entries` (a fold over the agreed history).
@@ -173,6 +176,7 @@ struct Cluster {
             }
         }
         pendingValidations[i].append(contentsOf: rd.validations)
+        validationLog[i].append(contentsOf: rd.validations)
         for e in rd.committed {
             // A host skips entries it already has (state transfer got there first).
             guard e.sequence > (committed[i].last?.sequence ?? 0) else { continue }

@@ -68,6 +68,17 @@ final class ViewChangeTests: XCTestCase {
         }
         XCTAssertEqual(c.newViews(1).first?.prePrepares.map(\.digest), [digest(1), digest(2), digest(3)])
         XCTAssertEqual(c.newViews(1).first?.viewChanges.map(\.replica), [1, 2, 3])
+        for i in 1..<4 {
+            // Sequence 3 was re-validated (the new primary too), flagged as built in an earlier view; 1 and 2
+            // were committed already and are voted on again without the host.
+            let requests = c.validationLog[i].filter { $0.view == 1 }
+            XCTAssertEqual(requests.map(\.sequence), [3], "replica \(i)")
+            XCTAssertEqual(requests.map(\.reissued), [true])
+            // Once in view 1, the VIEW-CHANGE record is deleted and the view is recorded instead.
+            XCTAssertNil(c.stored[i]["vc/1"], "replica \(i)")
+            XCTAssertEqual(c.stored[i]["view"], .view(1))
+            XCTAssertEqual(c.stored[i]["nv"].map { (r: ConsensusRecord) -> UInt64 in if case .newView(let nv) = r { return nv.view } else { return 99 } }, 1)
+        }
         // The new primary proposes new sequences.
         c.proposeAndRun(count: 2, primary: 1, tag: 1)
         for i in 1..<4 { XCTAssertEqual(c.committedSequences(i), [1, 2, 3, 4, 5]) }
