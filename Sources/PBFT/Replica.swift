@@ -42,6 +42,26 @@
 // replicas makes it stable: the low watermark moves, the log below it is dropped, and the Ready lists the record
 // keys the host may delete. Votes are accepted only for sequences in (low, low + logWindow].
 
+//
+// Host checklist (what a driver must do beyond the normal case):
+//   - sign: before sending, `message.signed(by: selfIndex, replicaCount: n) { sign(prefix + $0) }` (prefix = a
+//     chain-specific domain, the same for verifying); commit certificate signatures as before;
+//   - verify: check `message.claimedSender(replicaCount:)` against the peer, then every `signedItems` entry
+//     (signer in range, non-empty signature) before `step`; a NEW-VIEW with more than n view changes can be
+//     dropped before verifying;
+//   - records: persist `rd.persist` (replace by key), then delete `rd.deletableRecordKeys`; do NOT delete
+//     records by committed height any more: prepared certificates above the stable checkpoint must survive;
+//   - validations: `ValidationRequest.reissued` marks blocks built in an earlier view (old header view,
+//     proposer and timestamp); the primary also receives validations now (for re-issued proposals);
+//   - commits: `CommittedEntry.isNull` consumes the sequence without a block (only with windowSize > 1 or after
+//     faults beyond f); then call `noteExecuted(sequence:stateDigest:)` for every applied sequence, also for
+//     blocks applied by state transfer (before `skipTo`);
+//   - timers: call `noteRequestPending()` each tick while client transactions wait.
+//
+// Known limit: a replica whose low watermark was moved past its stable checkpoint by the host (restart without a
+// checkpoint record, or state transfer past a whole log) puts in its VIEW-CHANGE only certificates within one log
+// above its last proven checkpoint, until the next checkpoint becomes stable.
+
 /// One PBFT replica: feed it inputs, drain `ready()`, then `advance` with what was processed.
 public struct Replica: Sendable {
     /// Per-sequence log state for the current view.
