@@ -17,21 +17,34 @@ final class RestartTests: XCTestCase {
         // ... and a conflicting one is refused.
         let conflicting = PrePrepare(view: 0, sequence: 1, digest: digest(1, 7), payload: payload(1, 7))
         restarted.step(.prePrepare(conflicting), from: 0)
-        XCTAssertTrue(restarted.ready().isEmpty)
+        XCTAssertTrue(castsNoVote(restarted.ready()))
         XCTAssertEqual(restarted.equivocationsObserved, 1)
+        // The equivocation makes it leave view 0 with a VIEW-CHANGE carrying no certificate (it never prepared).
+        XCTAssertEqual(restarted.view, 1)
+        XCTAssertEqual(restarted.ready().messages.map(\.message), [.viewChange(ViewChange(newView: 1, replica: 1, checkpoint: .genesis, prepared: []))])
 
         // A restart that lost only the pre-prepare record still refuses a conflicting digest.
         var fresh = Replica(
             config: c.replicas[1].config, lastCommittedSequence: 0,
             restoring: records.filter { if case .prePrepared = $0 { return false } else { return true } })
         fresh.step(.prePrepare(conflicting), from: 0)
-        XCTAssertTrue(fresh.ready().isEmpty)
+        XCTAssertTrue(castsNoVote(fresh.ready()))
         // Prepares and commits for the conflicting digest from others never make it vote.
         for i in [2, 3] {
             fresh.step(.prepare(Prepare(view: 0, sequence: 1, digest: conflicting.digest, replica: i)), from: i)
             fresh.step(.commit(Commit(view: 0, sequence: 1, digest: conflicting.digest, replica: i)), from: i)
         }
-        XCTAssertTrue(fresh.ready().isEmpty)
+        XCTAssertTrue(castsNoVote(fresh.ready()))
+    }
+
+    /// No pre-prepare, prepare or commit sent, and no validation requested.
+    func castsNoVote(_ rd: Ready) -> Bool {
+        rd.validations.isEmpty && rd.messages.allSatisfy {
+            switch $0.message {
+            case .prePrepare, .prepare, .commit: return false
+            default: return true
+            }
+        }
     }
 
     func testRestoredBackupRevalidatesAndRevotesSameDigest() {
@@ -67,7 +80,7 @@ final class RestartTests: XCTestCase {
         XCTAssertEqual(restarted.replicas[0].nextProposalSequence, 4)
         // The primary re-sends its pre-prepare (as a view-change retransmission would).
         for to in 1..<4 {
-            restarted.inFlight.append(Envelope(from: 0, to: to, message: .prePrepare(PrePrepare(view: 0, sequence: 3, digest: digest(3), payload: payload(3)))))
+            restarted.inFlight.append(Envelope(from: 0, to: to, message: signedAs(0, .prePrepare(PrePrepare(view: 0, sequence: 3, digest: digest(3), payload: payload(3))), n: 4)))
         }
         restarted.run()
         for i in 0..<4 { XCTAssertEqual(restarted.committedSequences(i), [3], "replica \(i)") }
@@ -81,6 +94,7 @@ final class RestartTests: XCTestCase {
                 case .prePrepare(let m): key = "pp\(m.view)/\(m.sequence)"; d = m.digest
                 case .prepare(let m): key = "p\(m.view)/\(m.sequence)"; d = m.digest
                 case .commit(let m): key = "c\(m.view)/\(m.sequence)"; d = m.digest
+                default: continue
                 }
                 if let old = seen[key] { XCTAssertEqual(old, d) } else { seen[key] = d }
             }
@@ -135,9 +149,9 @@ final class RandomDeliveryTests: XCTestCase {
             for s: UInt64 in 1...4 {
                 for to in 1..<n {
                     let tag = UInt8(1 + rng.below(2))
-                    c.inFlight.append(Envelope(from: 0, to: to, message: .prePrepare(PrePrepare(view: 0, sequence: s, digest: digest(s, tag), payload: payload(s, tag)))))
+                    c.inFlight.append(Envelope(from: 0, to: to, message: signedAs(0, .prePrepare(PrePrepare(view: 0, sequence: s, digest: digest(s, tag), payload: payload(s, tag))), n: c.n)))
                     for t: UInt8 in [1, 2] {
-                        c.inFlight.append(Envelope(from: 0, to: to, message: .commit(Commit(view: 0, sequence: s, digest: digest(s, t), replica: 0))))
+                        c.inFlight.append(Envelope(from: 0, to: to, message: signedAs(0, .commit(Commit(view: 0, sequence: s, digest: digest(s, t), replica: 0)), n: c.n)))
                     }
                 }
             }
