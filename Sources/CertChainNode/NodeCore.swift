@@ -161,7 +161,6 @@ public final class NodeCore: @unchecked Sendable {
     var peerHeights: [Int: UInt64] = [:]
     var syncRequest: (peer: Int, deadlineMs: Int64)?
     var syncPeerRotation = 0
-    var persistedRecordKeys: [UInt64: [String]] = [:]
     var stopped = false
 
     // Shared with other threads.
@@ -211,14 +210,14 @@ public final class NodeCore: @unchecked Sendable {
             }
         }
         let records = try store.consensusRecords().map { try ConsensusCodec.decodeRecord($0.value) }
-        for record in records { if let sequence = record.sequence { persistedRecordKeys[sequence, default: []].append(record.key) } }
         let config = PBFTConfig(
             replicaCount: validators.count, selfIndex: index,
             requestTimeoutTicks: max(1, genesis.consensus.requestTimeoutMs / options.tickMilliseconds),
-            windowSize: UInt64(max(1, genesis.consensus.blocksInFlightMax)))
+            windowSize: UInt64(max(1, genesis.consensus.blocksInFlightMax)),
+            checkpointInterval: UInt64(max(1, genesis.consensus.checkpointInterval)),
+            timeoutTicksMax: max(1, genesis.consensus.viewTimeoutMaxMs / options.tickMilliseconds))
         replica = Replica(config: config, lastCommittedSequence: height, restoring: records)
         publishSnapshot()
-        pruneConsensusLog()
     }
 
     // MARK: - Snapshot
@@ -256,6 +255,7 @@ public final class NodeCore: @unchecked Sendable {
     public func tick() {
         guard !stopped else { return }
         let now = clock()
+        if mempool.count > 0 { replica.noteRequestPending() }
         replica.tick()
         proposeIfReady(now: now)
         pump()
@@ -279,17 +279,23 @@ public final class NodeCore: @unchecked Sendable {
             if !ready.persist.isEmpty {
                 do {
                     try store.putConsensusRecords(ready.persist.map { ($0.key, ConsensusCodec.encode($0)) })
-                    for record in ready.persist {
-                        if let sequence = record.sequence { persistedRecordKeys[sequence, default: []].append(record.key) }
-                    }
                 } catch {
                     // Without durable votes we must not send them: stop rather than risk equivocation.
                     log.error("cannot persist consensus records: \(error); stopping")
                     fatalError("cannot persist consensus records: \(error)")
                 }
             }
+            if !ready.deletableRecordKeys.isEmpty {
+                // Only what the replica says it no longer needs (prepared certificates back view changes).
+                do { try store.deleteConsensusRecords(keys: ready.deletableRecordKeys) } catch { log.warn("cannot prune the consensus log: \(error)") }
+            }
             for outbound in ready.messages { send(outbound) }
             for entry in ready.committed { applyCommitted(entry) }
+            if let stable = ready.stableCheckpoint, stable.sequence > height {
+                // A quorum has executed past us: fetch the blocks.
+                log.info("stable checkpoint \(stable.sequence) is ahead of height \(height); requesting blocks")
+                requestBlocksIfBehind(now: clock(), atLeast: stable.sequence)
+            }
             replica.advance(ready)
             for request in ready.validations {
                 let valid = validateProposal(request)
@@ -300,9 +306,21 @@ public final class NodeCore: @unchecked Sendable {
 
     func send(_ outbound: Outbound) {
         var message = outbound.message
+        let nodeKey = options.nodeKey
+        let domain = voteSigningDomain
+        guard let signedMessage = try? message.signed(by: selfIndex, replicaCount: validators.count, using: { try nodeKey.sign(domain + $0) })
+        else {
+            log.error("cannot sign a consensus message")
+            return
+        }
+        message = signedMessage
         if case .commit(var commit) = message {
-            let signature = commitSignature(height: commit.sequence, blockHash: commit.digest)
-            commit.certificateSignature = signature
+            let blockHash = commit.digest.isEmpty ? nullBlock(sequence: commit.sequence, view: commit.view)?.hash : commit.digest
+            guard let blockHash else {
+                log.warn("cannot sign the commit of null sequence \(commit.sequence): its parent is unknown here")
+                return
+            }
+            commit.certificateSignature = commitSignature(height: commit.sequence, blockHash: blockHash)
             message = .commit(commit)
         }
         let body = ConsensusCodec.encode(message)
@@ -334,6 +352,9 @@ public final class NodeCore: @unchecked Sendable {
         lastRetransmitMs = now
         for sent in unconfirmedSent { transmit(to: sent.to, sent.payload) }
     }
+
+    /// Prefix of every vote signature (pre-prepare, prepare, checkpoint, view change): binds it to this chain.
+    var voteSigningDomain: [UInt8] { Array("certchain/\(genesis.chainId)/".utf8) }
 
     func envelopeSigningBytes(_ body: [UInt8]) -> [UInt8] {
         Array("certchain/envelope/v1/\(genesis.chainId)/".utf8) + body
@@ -377,7 +398,15 @@ public final class NodeCore: @unchecked Sendable {
         guard ConsensusCodec.claimedSender(envelope.message, replicaCount: validators.count) == peer else { return false }
         let body = ConsensusCodec.encode(envelope.message)
         guard validatorKeys[peer].verify(signature: envelope.signature, message: envelopeSigningBytes(body)) else { return false }
-        if case .commit(let commit) = envelope.message {
+        if case .newView(let newView) = envelope.message, newView.viewChanges.count > validators.count { return false }
+        let domain = voteSigningDomain
+        for item in envelope.message.signedItems(replicaCount: validators.count) {
+            guard validatorKeys.indices.contains(item.signer),
+                validatorKeys[item.signer].verify(signature: item.signature, message: domain + item.bytes)
+            else { return false }
+        }
+        if case .commit(let commit) = envelope.message, !commit.digest.isEmpty {
+            // Commits of null sequences are checked when the empty block is built (see applyCommitted).
             let bytes = CommitCertificate.signingBytes(chainId: genesis.chainId, height: commit.sequence, blockHash: commit.digest)
             return validatorKeys[peer].verify(signature: commit.certificateSignature, message: bytes)
         }
@@ -407,13 +436,13 @@ public final class NodeCore: @unchecked Sendable {
     public func admitForwarded(_ bytes: [UInt8]) {
         guard let transaction = try? SignedTransaction.decode(bytes) else { return }
         // Forwarded transactions are verified here again: a peer is not trusted to have checked them.
-        _ = admit(transaction)
+        _ = admit(transaction, gossip: false)
     }
 
     // MARK: - Admission
 
-    /// Checks chain, signer and signature, then queues the transaction (forwarding it to the primary).
-    public func admit(_ transaction: SignedTransaction) -> AdmissionResult {
+    /// Checks chain, signer and signature, then queues the transaction and passes it to every other validator.
+    public func admit(_ transaction: SignedTransaction, gossip: Bool = true) -> AdmissionResult {
         let id = transaction.id(hashAlgorithm)
         if (try? store.transactionLocation(hash: id)) ?? nil != nil { return .accepted(id: id, status: "committed") }
         if mempool.contains(id) { return .accepted(id: id, status: "pending") }
@@ -434,10 +463,9 @@ public final class NodeCore: @unchecked Sendable {
         case .duplicate: return .accepted(id: id, status: "pending")
         case .full: return .refused(status: 503, code: "mempool-full", message: "too many pending transactions; retry shortly")
         case .added:
-            let primary = snapshot.primary
-            if primary != selfIndex {
-                network?.send(to: validators[primary].id, PeerMessage.transaction(transaction.encode()).encode())
-            }
+            // Every validator gets the transaction (in this node's admission order): backups verify it ahead of the
+            // proposal that carries it, and whoever becomes primary after a view change can propose it.
+            if gossip { network?.broadcast(PeerMessage.transaction(transaction.encode()).encode()) }
             return .accepted(id: id, status: "pending")
         }
     }
@@ -486,6 +514,17 @@ public final class NodeCore: @unchecked Sendable {
         inFlight.append(executedBlock)
         replica.propose(digest: executedBlock.hash, payload: executedBlock.block.encode())
         pump()
+    }
+
+    /// The deterministic empty block every correct replica builds for a null sequence of a new view:
+    /// no transactions, state unchanged, timestamp one past its parent's. Nil if the parent is unknown here.
+    func nullBlock(sequence: UInt64, view: UInt64) -> ExecutedBlock? {
+        let parents = inFlight.filter { $0.block.header.height < sequence }
+        guard sequence == height + 1 + UInt64(parents.count) else { return nil }
+        let parentTimestamp = parents.last?.block.header.timestampMs ?? lastTimestampMs
+        return execute(
+            transactions: [], ids: [], height: sequence, timestampMs: parentTimestamp + 1, view: view,
+            proposer: validators[Int(view % UInt64(validators.count))].id)
     }
 
     /// Height of the last block executed here (committed or in flight).
@@ -542,13 +581,16 @@ public final class NodeCore: @unchecked Sendable {
             problem = "height \(header.height) is not \(tipHeight + 1)"
         } else if header.previousHash != tipHash {
             problem = "previous hash does not match block \(tipHeight)"
-        } else if header.view != request.view || header.proposer != primaryId {
+        } else if request.reissued
+            ? (header.view > request.view || header.proposer != validators[Int(header.view % UInt64(validators.count))].id)
+            : (header.view != request.view || header.proposer != primaryId)
+        {
             problem = "proposer/view mismatch"
         } else if header.timestampMs <= tipTimestampMs {
             problem = "timestamp does not increase"
-        } else if header.timestampMs - clock() > Int64(genesis.consensus.maxClockSkewMs) {
+        } else if !request.reissued && header.timestampMs - clock() > Int64(genesis.consensus.maxClockSkewMs) {
             problem = "timestamp \(header.timestampMs - clock()) ms in the future (allowed skew \(genesis.consensus.maxClockSkewMs) ms)"
-        } else if clock() - header.timestampMs > Self.proposalAgeMaxFactor * Int64(genesis.consensus.maxClockSkewMs) {
+        } else if !request.reissued && clock() - header.timestampMs > Self.proposalAgeMaxFactor * Int64(genesis.consensus.maxClockSkewMs) {
             // A proposal may arrive late (a slow or partitioned primary, a repeated message), but not from long ago.
             problem = "timestamp \(clock() - header.timestampMs) ms in the past"
         } else if block.transactions.isEmpty || block.transactions.count > genesis.consensus.maxBlockTransactions {
@@ -607,6 +649,10 @@ public final class NodeCore: @unchecked Sendable {
             if entry.sequence > height + 1 { log.warn("committed \(entry.sequence) while at \(height); will sync") }
             return
         }
+        if entry.isNull {
+            commitNull(entry)
+            return
+        }
         var block = inFlight.first.flatMap { $0.hash == entry.digest ? $0 : nil }
         if block == nil {
             // What committed is not what we executed for this height: our speculation is void.
@@ -630,6 +676,29 @@ public final class NodeCore: @unchecked Sendable {
         }
         let certificate = CommitCertificate(height: entry.sequence, blockHash: entry.digest, signatures: signatures)
         commit(block, certificate: certificate)
+    }
+
+    /// Commits the empty block of a null sequence, with the commit signatures that verify over its hash.
+    func commitNull(_ entry: CommittedEntry) {
+        dropInFlight(from: entry.sequence)
+        guard let block = nullBlock(sequence: entry.sequence, view: entry.view) else {
+            log.error("null sequence \(entry.sequence) committed but its parent is unknown; will sync")
+            return
+        }
+        let message = CommitCertificate.signingBytes(chainId: genesis.chainId, height: entry.sequence, blockHash: block.hash)
+        var signatures: [ValidatorSignature] = []
+        for commit in entry.commits {
+            let signature = commit.replica == selfIndex ? commitSignature(height: entry.sequence, blockHash: block.hash) : commit.certificateSignature
+            if validatorKeys[commit.replica].verify(signature: signature, message: message) {
+                signatures.append(ValidatorSignature(validatorId: validators[commit.replica].id, signature: signature))
+            }
+        }
+        guard signatures.count >= replica.config.quorum else {
+            log.error("null sequence \(entry.sequence): only \(signatures.count) commit signatures verify; will sync")
+            return
+        }
+        log.info("committing an empty block for null sequence \(entry.sequence) of view \(entry.view)")
+        commit(block, certificate: CommitCertificate(height: entry.sequence, blockHash: block.hash, signatures: signatures))
     }
 
     /// Writes the block, its certificate, receipts and state changes in one SQLite transaction, then applies them.
@@ -663,25 +732,17 @@ public final class NodeCore: @unchecked Sendable {
         if height % 100 == 0 || synced {
             log.info("committed block \(height) (\(block.transactionIds.count) txs)\(synced ? " via sync" : "")")
         }
-        pruneConsensusLog()
-    }
-
-    /// Drops consensus-log records of sequences at or below the committed height: their block is stored.
-    func pruneConsensusLog() {
-        let stale = persistedRecordKeys.keys.filter { $0 <= height }
-        guard !stale.isEmpty else { return }
-        let keys = stale.flatMap { persistedRecordKeys.removeValue(forKey: $0) ?? [] }
-        do {
-            try store.deleteConsensusRecords(keys: keys)
-        } catch {
-            log.warn("cannot prune the consensus log: \(error)")
-        }
+        replica.noteExecuted(sequence: height, stateDigest: ledger.stateRoot)
     }
 
     // MARK: - State transfer
 
-    func requestBlocksIfBehind(now: Int64) {
+    func requestBlocksIfBehind(now: Int64, atLeast knownHeight: UInt64? = nil) {
         guard syncRequest == nil else { return }
+        if let knownHeight, knownHeight > height {
+            // A stable checkpoint proves a quorum is there: ask every peer we have no better news of.
+            for peer in validators.indices where peer != selfIndex && peerHeights[peer] == nil { peerHeights[peer] = knownHeight }
+        }
         let ahead = peerHeights.filter { $0.value > height }.map(\.key).sorted()
         guard !ahead.isEmpty else { return }
         syncPeerRotation += 1

@@ -171,11 +171,7 @@ enum ConsensusCodec {
 
     /// The replica index a message claims to come from (the primary for pre-prepares).
     static func claimedSender(_ message: Message, replicaCount: Int) -> ReplicaIndex {
-        switch message {
-        case .prePrepare(let p): return Int(p.view % UInt64(replicaCount))
-        case .prepare(let p): return p.replica
-        case .commit(let c): return c.replica
-        }
+        message.claimedSender(replicaCount: replicaCount)
     }
 
     static func encode(_ record: ConsensusRecord) -> [UInt8] { record.encoded() }
