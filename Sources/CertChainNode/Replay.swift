@@ -98,6 +98,9 @@ public final class WorkloadReplay: @unchecked Sendable {
     var receipts: [[UInt8]: Receipt] = [:]
     /// Signs the replay's reads as the auditor (set before any thread starts).
     var signer: RequestSigner?
+    var generatedKeys: [String: PrivateKey] = [:]
+    /// The keys generated for the workload's enterprises, by tax id (filled when `run` has signed the workload).
+    public var enterpriseKeys: [String: PrivateKey] { lock.withLock { generatedKeys } }
 
     /// A replay with these options.
     public init(options: Options) { self.options = options }
@@ -247,6 +250,7 @@ public final class WorkloadReplay: @unchecked Sendable {
         let transactions = workload.transactions
         let prepared = ConcurrentSlots<Prepared>(count: transactions.count)
         let failures = ConcurrentSlots<String>(count: transactions.count)
+        lock.withLock { generatedKeys = enterpriseKeys }
         let orgKeys = organizationKeys
         let entKeys = enterpriseKeys
         do {
