@@ -133,7 +133,8 @@ extension Node {
             return true
         }
         var totals = RefundTotals()
-        var after = from.map { totalsPrefix + $0 }
+        // Totals rows are keyed by the period itself: start just before `from` (the key of the month before it sorts lower).
+        var after = from.flatMap { Int($0) }.flatMap { $0 > 0 ? totalsPrefix + String(format: "%06d", $0 - 1) : nil }
         scanning: while true {
             let rows = try store.indexEntries(keyPrefix: totalsPrefix, after: after, limit: QueryLimits.batch)
             for row in rows {
