@@ -65,7 +65,8 @@ extension Node {
     func refuse(_ refusal: AccessRefusal, _ request: HTTPRequest, identity: AccessIdentity? = nil) -> HTTPResponse {
         let claimed = identity?.text ?? request.headers[RequestAuthentication.identityHeader.lowercased()].map { "\($0) (unverified)" }
             ?? (request.headers["authorization"] != nil ? "(bearer)" : "-")
-        log.warn("access refused: \(refusal.status) \(refusal.code) identity=\(claimed) \(request.method) \(request.path): \(refusal.message)")
+        let path = String(String.UnicodeScalarView(request.path.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7f ? "?" : $0 }))
+        log.warn("access refused: \(refusal.status) \(refusal.code) identity=\(claimed) \(request.method) \(path): \(refusal.message)")
         var response = HTTPResponse.error(refusal.status, code: refusal.code, message: refusal.message)
         if refusal.status == 401 { response.headers.append(("WWW-Authenticate", "Bearer realm=\"certchain\", Certchain-Signature")) }
         return response
@@ -102,10 +103,11 @@ extension Node {
         guard let timestamp = Int64(timestampText) else {
             return .failure(AccessRefusal(401, "invalid-timestamp", "X-Certchain-Timestamp must be milliseconds since 1970"))
         }
-        guard abs(timestamp - nowMs) <= RequestAuthentication.timestampSkewMaxMs else {
+        let (skew, overflow) = timestamp.subtractingReportingOverflow(nowMs)
+        guard !overflow, skew.magnitude <= RequestAuthentication.timestampSkewMaxMs.magnitude else {
             return .failure(AccessRefusal(
                 401, "stale-timestamp",
-                "the request timestamp is \((timestamp - nowMs) / 1000) s off this node's clock (allowed ±\(RequestAuthentication.timestampSkewMaxMs / 1000) s)"))
+                "the request timestamp is \(overflow ? "far" : "\(skew / 1000) s") off this node's clock (allowed ±\(RequestAuthentication.timestampSkewMaxMs / 1000) s)"))
         }
         let text = RequestAuthentication.canonicalString(
             chainId: genesis.chainId, method: request.method, path: request.path, query: request.query, identity: identityText,
@@ -210,7 +212,8 @@ extension Node {
     /// Certificate searches: enterprises must name themselves as agent or principal; tax bureaus an enterprise they are competent for.
     func authorizeCertificateQuery(_ identity: AccessIdentity, _ query: [String: String]) -> AccessRefusal? {
         let parties = [query["agent"], query["principal"]].compactMap { $0 }
-        if !parties.isEmpty, parties.allSatisfy({ mayReadParties([$0], identity) }) { return nil }
+        // Every result matches all filters, so one party the caller may see is enough.
+        if parties.contains(where: { mayReadParties([$0], identity) }) { return nil }
         switch identity {
         case .enterprise(let taxId):
             return .forbidden("enterprises search only their own certificates: add agent=\(taxId) or principal=\(taxId)")
@@ -245,7 +248,9 @@ extension Node {
                     guard let object = try? JSONSerialization.jsonObject(with: Data(request.body)) as? [String: Any] else {
                         return .respond(.error(400, code: "invalid-session-request", message: "the body must be empty or {\"ttlSeconds\": n}"))
                     }
-                    if let seconds = object["ttlSeconds"] as? Int { lifetimeMs = Int64(seconds) * 1000 }
+                    if let seconds = object["ttlSeconds"] as? Int {
+                        lifetimeMs = Int64(min(max(seconds, 1), Int(SessionStore.lifetimeMaxMs / 1000))) * 1000
+                    }
                 }
                 let session = sessions.create(for: identity, nowMs: core.clock(), lifetimeMs: lifetimeMs)
                 log.info("session opened for \(identity.text) until \(session.expiresMs)")
