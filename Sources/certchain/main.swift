@@ -105,7 +105,8 @@ func client(_ arguments: Arguments) throws -> HTTPClient {
 func get(_ client: HTTPClient, _ path: String, signer: RequestSigner? = nil) throws -> [UInt8] {
     let response = try client.request("GET", path, headers: try signer?.headers(method: "GET", target: path) ?? [])
     guard response.status == 200 else {
-        throw CLIError(description: "GET \(path): HTTP \(response.status) \(String(decoding: response.body, as: UTF8.self))")
+        let hint = response.status == 401 && signer == nil ? " (pass --keys DIR, or --key FILE --identity ID, to sign the request)" : ""
+        throw CLIError(description: "GET \(path): HTTP \(response.status) \(String(decoding: response.body, as: UTF8.self))\(hint)")
     }
     return response.body
 }
