@@ -34,7 +34,7 @@ let usage = """
       certchain history NUMBER --api URL [--json] [AUTH]       every transaction that touched it
       certchain tx HASH --api URL [AUTH]
       certchain block HEIGHT --api URL [AUTH]
-      certchain get PATH --api URL [AUTH]                      any API read, e.g. '/v1/certificates?agent=…&limit=20'
+      certchain get PATH --api URL [AUTH] [--raw]              any API read, e.g. '/v1/certificates?agent=…&limit=20'
         AUTH: --key FILE.pem --identity ent:TAXID|org:ID|auditor:ID signs the request as that identity;
               --keys DIR signs as the auditor in DIR/auditor-*.pem (default: demo-network/keys, when present)
       certchain verify FILE --genesis genesis.json      check a saved ?proof=true answer offline (exit 0 = valid)
@@ -52,7 +52,7 @@ struct Arguments {
     var positional: [String] = []
     var options: [String: String] = [:]
     var flags: Set<String> = []
-    static let flagNames: Set<String> = ["json", "kill", "quiet-urls", "primary-faults", "verbose"]
+    static let flagNames: Set<String> = ["json", "kill", "quiet-urls", "primary-faults", "verbose", "raw"]
 
     init(_ arguments: ArraySlice<String>) throws {
         var iterator = arguments.makeIterator()
@@ -352,7 +352,9 @@ func run() throws -> Int32 {
             let body = try get(api, "/v1/certificates/\(key)/history", signer: signer)
             if arguments.flags.contains("json") { printJSON(body) } else { print(try PaperForm.renderHistory(body)) }
         case "tx": printJSON(try get(api, "/v1/transactions/\(key)", signer: signer))
-        case "get": printJSON(try get(api, key.hasPrefix("/") ? key : "/" + key, signer: signer))
+        case "get":
+            let body = try get(api, key.hasPrefix("/") ? key : "/" + key, signer: signer)
+            if arguments.flags.contains("raw") { FileHandle.standardOutput.write(Data(body)) } else { printJSON(body) }
         default: printJSON(try get(api, "/v1/blocks/\(key)", signer: signer))
         }
     case "help", "--help", "-h":
