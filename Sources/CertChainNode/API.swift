@@ -22,6 +22,8 @@ extension Node {
     /// Routes one HTTP request (SPEC section 7); runs on the server's connection thread.
     func handle(_ request: HTTPRequest) -> HTTPResponse {
         let parts = request.path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
+        // Authentication and authorization (AccessControl.swift); refusals and session endpoints answer here.
+        if case .respond(let response) = checkAccess(request, parts) { return response }
         // Feature route groups, each in its own file; nil means "not mine".
         for group in [handleProofRoutes, handleQueryRoutes, handleWebRoutes] {
             if let response = group(request, parts) { return response }

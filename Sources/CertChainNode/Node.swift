@@ -19,6 +19,8 @@ public final class Node: @unchecked Sendable {
     var timer: DispatchSourceTimer?
     var transport: PeerTransport?
     var http: HTTPServer?
+    /// Bearer tokens of browser sessions (docs/ACCESS.md).
+    let sessions = SessionStore()
     /// Peer messages waiting for the driver; beyond `driverBacklogMax` new ones are dropped (a flooding
     /// peer cannot grow memory without bound; PBFT repeats what matters).
     let backlogLock = NSLock()

@@ -83,6 +83,10 @@ public protocol NodeStorage: AnyObject, Sendable {
     func allState() throws -> [(key: String, value: [UInt8])]
     /// Block, certificate, receipts and state changes, atomically.
     func commitBlock(_ block: ChainStore.StoredBlock, stateChanges: [(key: String, value: [UInt8]?)]) throws
+    /// As above, also writing secondary index rows (docs/ACCESS.md) in the same transaction.
+    func commitBlock(_ block: ChainStore.StoredBlock, stateChanges: [(key: String, value: [UInt8]?)], indexEntries: [(key: String, value: [UInt8])]) throws
+    /// Secondary index rows whose key starts with `keyPrefix`, after `after`, sorted by key.
+    func indexEntries(keyPrefix: String, after: String?, limit: Int) throws -> [(key: String, value: [UInt8])]
     /// Durable consensus-log records (persist before send).
     func putConsensusRecords(_ records: [(key: String, value: [UInt8])]) throws
     /// Every consensus-log record.
@@ -710,7 +714,7 @@ public final class NodeCore: @unchecked Sendable {
                 ChainStore.StoredTransaction(hash: pair.0, index: index, receiptBytes: pair.1.encode())
             })
         do {
-            try store.commitBlock(stored, stateChanges: block.execution.changes)
+            try store.commitBlock(stored, stateChanges: block.execution.changes, indexEntries: QueryIndex.rows(for: block.execution.changes, in: store))
         } catch {
             log.error("cannot write block \(block.block.header.height): \(error); stopping")
             fatalError("cannot write block \(block.block.header.height): \(error)")

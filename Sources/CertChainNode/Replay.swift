@@ -13,7 +13,7 @@ public final class WorkloadReplay: @unchecked Sendable {
         public var workloadDirectory: String
         /// API base URLs of the nodes (`http://127.0.0.1:8600`); submissions go to the current primary.
         public var apiURLs: [String]
-        /// Folder with `org-<id>.pem` keys (a testnet's `keys/`).
+        /// Folder with `org-<id>.pem` keys and `auditor-<id>.pem` (reads are signed as that auditor), a testnet's `keys/`.
         public var keysDirectory: String
         /// Stop submitting after this many transactions (nil: all).
         public var limit: Int?
@@ -96,6 +96,11 @@ public final class WorkloadReplay: @unchecked Sendable {
     let lock = NSLock()
     var commitTimes: [[UInt8]: Double] = [:]
     var receipts: [[UInt8]: Receipt] = [:]
+    /// Signs the replay's reads as the auditor (set before any thread starts).
+    var signer: RequestSigner?
+    var generatedKeys: [String: PrivateKey] = [:]
+    /// The keys generated for the workload's enterprises, by tax id (filled when `run` has signed the workload).
+    public var enterpriseKeys: [String: PrivateKey] { lock.withLock { generatedKeys } }
 
     /// A replay with these options.
     public init(options: Options) { self.options = options }
@@ -108,6 +113,8 @@ public final class WorkloadReplay: @unchecked Sendable {
         let status = try getJSON(clients[0], "/v1/status", as: StatusResponse.self)
         guard let suite = SignatureSuite(rawValue: status.suite) else { throw NodeError("unknown suite \(status.suite)") }
         let heightBefore = status.height
+        signer = try RequestSigner.auditor(keysDirectory: options.keysDirectory, chainId: status.chainId)
+        if signer == nil { log("no auditor-*.pem in \(options.keysDirectory): reads are unsigned and will be refused") }
         log("chain \(status.chainId) (\(suite.rawValue)), \(status.validators.count) validators, primary \(status.primary), height \(heightBefore)")
         let prepared = try prepare(chainId: status.chainId, suite: suite, log: log)
         let total = options.limit.map { min($0, prepared.count) } ?? prepared.count
@@ -243,6 +250,7 @@ public final class WorkloadReplay: @unchecked Sendable {
         let transactions = workload.transactions
         let prepared = ConcurrentSlots<Prepared>(count: transactions.count)
         let failures = ConcurrentSlots<String>(count: transactions.count)
+        lock.withLock { generatedKeys = enterpriseKeys }
         let orgKeys = organizationKeys
         let entKeys = enterpriseKeys
         do {
@@ -271,7 +279,8 @@ public final class WorkloadReplay: @unchecked Sendable {
     // MARK: - Talking to nodes
 
     func getJSON<T: Decodable>(_ client: HTTPClient, _ path: String, as type: T.Type) throws -> T {
-        let response = try client.request("GET", path)
+        let headers = try path == "/v1/status" ? [] : signer?.headers(method: "GET", target: path) ?? []
+        let response = try client.request("GET", path, headers: headers)
         guard response.status == 200 else {
             throw NodeError("GET \(path) answered \(response.status): \(String(decoding: response.body, as: UTF8.self))")
         }

@@ -30,10 +30,13 @@ let usage = """
       certchain submit --api URL --key FILE.pem --signer org:ID|ent:TAXID --kind KIND --body JSON|@FILE
                        [--effective-date YYYY-MM-DD] [--nonce N] [--chain-id ID]
       certchain status --api URL
-      certchain certificate NUMBER --api URL [--json]     the certificate as printed on the paper form
-      certchain history NUMBER --api URL [--json]         every transaction that touched it
-      certchain tx HASH --api URL
-      certchain block HEIGHT --api URL
+      certchain certificate NUMBER --api URL [--json] [AUTH]   the certificate as printed on the paper form
+      certchain history NUMBER --api URL [--json] [AUTH]       every transaction that touched it
+      certchain tx HASH --api URL [AUTH]
+      certchain block HEIGHT --api URL [AUTH]
+      certchain get PATH --api URL [AUTH] [--raw]              any API read, e.g. '/v1/certificates?agent=…&limit=20'
+        AUTH: --key FILE.pem --identity ent:TAXID|org:ID|auditor:ID signs the request as that identity;
+              --keys DIR signs as the auditor in DIR/auditor-*.pem (default: demo-network/keys, when present)
       certchain verify FILE --genesis genesis.json      check a saved ?proof=true answer offline (exit 0 = valid)
 
     """
@@ -49,7 +52,7 @@ struct Arguments {
     var positional: [String] = []
     var options: [String: String] = [:]
     var flags: Set<String> = []
-    static let flagNames: Set<String> = ["json", "kill", "quiet-urls", "primary-faults", "verbose"]
+    static let flagNames: Set<String> = ["json", "kill", "quiet-urls", "primary-faults", "verbose", "raw"]
 
     init(_ arguments: ArraySlice<String>) throws {
         var iterator = arguments.makeIterator()
@@ -98,11 +101,12 @@ func client(_ arguments: Arguments) throws -> HTTPClient {
     return try HTTPClient(url: url)
 }
 
-/// GET that returns the body, or throws with the API's error message.
-func get(_ client: HTTPClient, _ path: String) throws -> [UInt8] {
-    let response = try client.request("GET", path)
+/// GET that returns the body, or throws with the API's error message; signed when a signer is given.
+func get(_ client: HTTPClient, _ path: String, signer: RequestSigner? = nil) throws -> [UInt8] {
+    let response = try client.request("GET", path, headers: try signer?.headers(method: "GET", target: path) ?? [])
     guard response.status == 200 else {
-        throw CLIError(description: "GET \(path): HTTP \(response.status) \(String(decoding: response.body, as: UTF8.self))")
+        let hint = response.status == 401 && signer == nil ? " (pass --keys DIR, or --key FILE --identity ID, to sign the request)" : ""
+        throw CLIError(description: "GET \(path): HTTP \(response.status) \(String(decoding: response.body, as: UTF8.self))\(hint)")
     }
     return response.body
 }
@@ -115,6 +119,26 @@ func printJSON(_ bytes: [UInt8]) {
     } else {
         print(String(decoding: bytes, as: UTF8.self))
     }
+}
+
+/// Who signs the CLI's reads: `--key FILE --identity ID`, else the auditor key of `--keys DIR` (default demo-network/keys).
+func requestSigner(_ arguments: Arguments, _ api: HTTPClient) throws -> RequestSigner? {
+    let keys = arguments.options["keys"] ?? "demo-network/keys"
+    let keyPath = arguments.options["key"]
+    guard keyPath != nil || FileManager.default.fileExists(atPath: keys) else { return nil }
+    guard let status = try JSONSerialization.jsonObject(with: Data(get(api, "/v1/status"))) as? [String: Any],
+        let chainId = status["chainId"] as? String
+    else { throw CLIError(description: "GET /v1/status did not name the chain") }
+    if let keyPath {
+        guard let identity = arguments.options["identity"] else {
+            throw CLIError(description: "--key needs --identity ent:TAXID, org:ID or auditor:ID", usage: true)
+        }
+        return RequestSigner(identity: identity, key: try PrivateKey(pem: try readFile(keyPath)), chainId: chainId)
+    }
+    guard let signer = try RequestSigner.auditor(keysDirectory: keys, chainId: chainId) else {
+        throw CLIError(description: "no auditor-*.pem key in \(keys); pass --keys DIR or --key FILE --identity ID")
+    }
+    return signer
 }
 
 // MARK: - Commands
@@ -316,18 +340,22 @@ func run() throws -> Int32 {
     case "submit": try submitCommand(arguments)
     case "verify": return try verifyCommand(arguments)
     case "status": printJSON(try get(try client(arguments), "/v1/status"))
-    case "certificate", "history", "tx", "block":
+    case "certificate", "history", "tx", "block", "get":
         guard let key = arguments.positional.first else { throw CLIError(description: "\(all[1]) needs an argument", usage: true) }
         let api = try client(arguments)
+        let signer = try requestSigner(arguments, api)
         switch all[1] {
         case "certificate":
-            let body = try get(api, "/v1/certificates/\(key)")
+            let body = try get(api, "/v1/certificates/\(key)", signer: signer)
             if arguments.flags.contains("json") { printJSON(body) } else { print(try PaperForm.render(certificateJSON: body)) }
         case "history":
-            let body = try get(api, "/v1/certificates/\(key)/history")
+            let body = try get(api, "/v1/certificates/\(key)/history", signer: signer)
             if arguments.flags.contains("json") { printJSON(body) } else { print(try PaperForm.renderHistory(body)) }
-        case "tx": printJSON(try get(api, "/v1/transactions/\(key)"))
-        default: printJSON(try get(api, "/v1/blocks/\(key)"))
+        case "tx": printJSON(try get(api, "/v1/transactions/\(key)", signer: signer))
+        case "get":
+            let body = try get(api, key.hasPrefix("/") ? key : "/" + key, signer: signer)
+            if arguments.flags.contains("raw") { FileHandle.standardOutput.write(Data(body)) } else { printJSON(body) }
+        default: printJSON(try get(api, "/v1/blocks/\(key)", signer: signer))
         }
     case "help", "--help", "-h":
         print(usage, terminator: "")

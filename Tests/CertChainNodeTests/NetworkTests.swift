@@ -171,6 +171,10 @@ final class NetworkTests: XCTestCase {
     func testBadInputIsRefusedWithStableCodes() throws {
         let (testnet, genesis) = try makeTestnet()
         let api = try HTTPClient(url: "http://\(genesis.validators[1].apiAddress)")
+        let auditor = try XCTUnwrap(try RequestSigner.auditor(keysDirectory: testnet.keysDirectory, chainId: genesis.chainId))
+        func signedGet(_ client: HTTPClient, _ path: String) throws -> HTTPResponse {
+            try client.request("GET", path, headers: try auditor.headers(method: "GET", target: path))
+        }
 
         func errorCode(_ response: HTTPResponse) -> String? {
             (try? JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any])?["error"] as? String
@@ -183,13 +187,13 @@ final class NetworkTests: XCTestCase {
         XCTAssertEqual(response.status, 400)
         XCTAssertEqual(errorCode(response), "invalid-transaction")
 
-        response = try api.request("GET", "/v1/certificates/440300202199999999")
+        response = try signedGet(api, "/v1/certificates/440300202199999999")
         XCTAssertEqual(response.status, 404)
         XCTAssertEqual(errorCode(response), "certificate-not-found")
 
-        response = try api.request("GET", "/v1/blocks/abc")
+        response = try signedGet(api, "/v1/blocks/abc")
         XCTAssertEqual(response.status, 400)
-        response = try api.request("GET", "/v1/nothing-here")
+        response = try signedGet(api, "/v1/nothing-here")
         XCTAssertEqual(response.status, 404)
         XCTAssertEqual(errorCode(response), "not-found")
 
@@ -247,7 +251,7 @@ final class NetworkTests: XCTestCase {
             var status = 0
             var text = ""
             while Date() < deadline {
-                let answer = try client.request("GET", "/v1/transactions/\(hash)")
+                let answer = try signedGet(client, "/v1/transactions/\(hash)")
                 status = answer.status
                 text = String(decoding: answer.body, as: UTF8.self)
                 if status == 200 && text.contains("committed") { break }

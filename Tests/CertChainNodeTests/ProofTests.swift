@@ -63,8 +63,9 @@ final class ProofTests: XCTestCase {
         XCTAssertNotNil(byStatus["issued"]); XCTAssertNotNil(byStatus["consumed"]); XCTAssertNotNil(byStatus["revoked"])
 
         let api = try HTTPClient(url: "http://\(genesis.validators[1].apiAddress)")
+        let auditor = try XCTUnwrap(try RequestSigner.auditor(keysDirectory: testnet.keysDirectory, chainId: genesis.chainId))
         func fetch(_ path: String) throws -> [UInt8] {
-            let response = try api.request("GET", path)
+            let response = try api.request("GET", path, headers: try auditor.headers(method: "GET", target: path))
             XCTAssertEqual(response.status, 200, "\(path): \(String(decoding: response.body, as: UTF8.self))")
             return response.body
         }

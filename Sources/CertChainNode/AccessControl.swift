@@ -1,0 +1,281 @@
+import CertChainCrypto
+import CertChainLedger
+import CertChainModel
+import CertChainNet
+import Foundation
+
+/// Who an authenticated request comes from.
+enum AccessIdentity: Sendable, Equatable {
+    case enterprise(taxId: String)
+    case organization(id: String, role: OrganizationRole)
+    case auditor(id: String)
+
+    /// The identity as written in `X-Certchain-Identity`.
+    var text: String {
+        switch self {
+        case .enterprise(let taxId): return "ent:" + taxId
+        case .organization(let id, _): return "org:" + id
+        case .auditor(let id): return "auditor:" + id
+        }
+    }
+}
+
+/// Why a request is refused: 401 (who are you?) or 403 (not for you), with a stable code.
+struct AccessRefusal: Error, Sendable {
+    var status: Int
+    var code: String
+    var message: String
+
+    init(_ status: Int, _ code: String, _ message: String) {
+        self.status = status
+        self.code = code
+        self.message = message
+    }
+
+    /// A 403 `forbidden` refusal.
+    static func forbidden(_ message: String) -> AccessRefusal { AccessRefusal(403, "forbidden", message) }
+}
+
+/// What the access check decided: route the request, or answer it now (refusal or session endpoint).
+enum AccessOutcome {
+    case proceed
+    case respond(HTTPResponse)
+}
+
+extension Node {
+    /// Authenticates and authorizes a request before it is routed (docs/ACCESS.md).
+    func checkAccess(_ request: HTTPRequest, _ parts: [String]) -> AccessOutcome {
+        switch (request.method, parts) {
+        case ("GET", ["v1", "status"]), ("GET", ["metrics"]), ("POST", ["v1", "transactions"]): return .proceed
+        case (_, ["v1", "sessions"]): return sessionRoute(request)
+        default: break
+        }
+        // Web pages and assets are public; other methods get the router's 405.
+        guard parts.first == "v1", ["GET", "POST", "DELETE"].contains(request.method) else { return .proceed }
+        let identity: AccessIdentity
+        switch authenticate(request, allowBearer: true) {
+        case .failure(let refusal): return .respond(refuse(refusal, request))
+        case .success(let found): identity = found
+        }
+        if let refusal = authorize(identity, request, parts) { return .respond(refuse(refusal, request, identity: identity)) }
+        return .proceed
+    }
+
+    /// Logs a refusal (identity, method, path, reason) and makes its JSON error answer.
+    func refuse(_ refusal: AccessRefusal, _ request: HTTPRequest, identity: AccessIdentity? = nil) -> HTTPResponse {
+        let claimed = identity?.text ?? request.headers[RequestAuthentication.identityHeader.lowercased()].map { "\($0) (unverified)" }
+            ?? (request.headers["authorization"] != nil ? "(bearer)" : "-")
+        let path = String(String.UnicodeScalarView(request.path.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7f ? "?" : $0 }))
+        log.warn("access refused: \(refusal.status) \(refusal.code) identity=\(claimed) \(request.method) \(path): \(refusal.message)")
+        var response = HTTPResponse.error(refusal.status, code: refusal.code, message: refusal.message)
+        if refusal.status == 401 { response.headers.append(("WWW-Authenticate", "Bearer realm=\"certchain\", Certchain-Signature")) }
+        return response
+    }
+
+    // MARK: - Authentication
+
+    /// The identity of a signed request, or of a bearer token when `allowBearer`.
+    func authenticate(_ request: HTTPRequest, allowBearer: Bool) -> Result<AccessIdentity, AccessRefusal> {
+        let nowMs = core.clock()
+        if let authorization = request.headers["authorization"] {
+            guard allowBearer else {
+                return .failure(AccessRefusal(401, "signature-required", "this endpoint needs a signed request, not a bearer token"))
+            }
+            let parts = authorization.split(separator: " ", maxSplits: 1).map(String.init)
+            guard parts.count == 2, parts[0].lowercased() == "bearer" else {
+                return .failure(AccessRefusal(401, "invalid-token", "Authorization must be `Bearer <token>`"))
+            }
+            return sessions.lookup(parts[1].trimmingCharacters(in: .whitespaces), nowMs: nowMs)
+        }
+        let headers = request.headers
+        guard let identityText = headers[RequestAuthentication.identityHeader.lowercased()],
+            let timestampText = headers[RequestAuthentication.timestampHeader.lowercased()],
+            let signatureText = headers[RequestAuthentication.signatureHeader.lowercased()]
+        else {
+            return .failure(AccessRefusal(
+                401, "authentication-required",
+                "sign the request (X-Certchain-Identity, X-Certchain-Timestamp, X-Certchain-Signature) or send Authorization: Bearer <token>"))
+        }
+        guard let (identity, keyHex) = identityKey(identityText), let key = core.keyCache.key(suite: suite, hex: keyHex) else {
+            return .failure(AccessRefusal(
+                401, "unknown-identity", "\(identityText) is not a registered enterprise (ent:<taxId>), a genesis organization (org:<id>) or auditor (auditor:<id>)"))
+        }
+        guard let timestamp = Int64(timestampText) else {
+            return .failure(AccessRefusal(401, "invalid-timestamp", "X-Certchain-Timestamp must be milliseconds since 1970"))
+        }
+        let (skew, overflow) = timestamp.subtractingReportingOverflow(nowMs)
+        guard !overflow, skew.magnitude <= RequestAuthentication.timestampSkewMaxMs.magnitude else {
+            return .failure(AccessRefusal(
+                401, "stale-timestamp",
+                "the request timestamp is \(overflow ? "far" : "\(skew / 1000) s") off this node's clock (allowed ±\(RequestAuthentication.timestampSkewMaxMs / 1000) s)"))
+        }
+        let text = RequestAuthentication.canonicalString(
+            chainId: genesis.chainId, method: request.method, path: request.path, query: request.query, identity: identityText,
+            timestampMs: timestamp, bodyHash: hashAlgorithm.hash(request.body))
+        guard let signature = Hex.decode(signatureText.lowercased()), key.verify(signature: signature, message: Array(text.utf8)) else {
+            return .failure(AccessRefusal(401, "bad-request-signature", "the request signature does not verify with \(identityText)'s key"))
+        }
+        return .success(identity)
+    }
+
+    /// The identity named by `text` and its public key (hex): registered enterprises from state, organizations and auditors from genesis.
+    func identityKey(_ text: String) -> (AccessIdentity, String)? {
+        if text.hasPrefix("ent:") {
+            let taxId = String(text.dropFirst(4))
+            return Ledger.enterprise(taxId: taxId, in: reader).map { (.enterprise(taxId: taxId), $0.publicKey) }
+        }
+        if text.hasPrefix("org:") {
+            let id = String(text.dropFirst(4))
+            return genesis.organizations.first { $0.id == id }.map { (.organization(id: id, role: $0.role), $0.publicKey) }
+        }
+        if text.hasPrefix("auditor:") {
+            let id = String(text.dropFirst(8))
+            return genesis.auditors.first { $0.id == id }.map { (.auditor(id: id), $0.publicKey) }
+        }
+        return nil
+    }
+
+    // MARK: - Authorization
+
+    /// nil when `identity` may make this request; otherwise a 403 saying why. Missing records pass (the route answers 404).
+    func authorize(_ identity: AccessIdentity, _ request: HTTPRequest, _ parts: [String]) -> AccessRefusal? {
+        if case .auditor = identity { return nil }
+        let isOrganization: Bool
+        if case .organization = identity { isOrganization = true } else { isOrganization = false }
+        let state = reader
+        let who = identity.text
+        switch (request.method, parts.count, parts.count > 1 ? parts[1] : "") {
+        case ("GET", 2, "stats"), ("GET", 3, "blocks"):
+            return isOrganization ? nil : .forbidden("\(who) may not read \(parts[1]): organizations and auditors only")
+        case ("GET", 3, "transactions"):
+            if isOrganization { return nil }
+            guard let signer = committedSigner(parts[2]) else { return nil }  // pending or unknown: the answer shows no content
+            return signer == who ? nil : .forbidden("\(who) may read only its own transactions")
+        case ("GET", 3, "certificates"): return authorizeCertificate(parts[2], identity)
+        case ("GET", 4, "certificates") where parts[3] == "history": return authorizeCertificate(parts[2], identity)
+        case ("GET", 2, "certificates"): return authorizeCertificateQuery(identity, request.query)
+        case ("GET", 2, "refunds"): return authorizeRefundQuery(identity, request.query)
+        case ("GET", 3, "applications"):
+            guard let record = Ledger.application(id: parts[2], in: state) else { return nil }
+            return mayReadParties([record.agentTaxId, record.principalTaxId], identity) ? nil : .forbidden("\(who) may not read application \(parts[2])")
+        case ("GET", 3, "claims"):
+            guard let record = Ledger.claim(id: parts[2], in: state) else { return nil }
+            return mayReadParties([record.principalTaxId], identity) ? nil : .forbidden("\(who) may not read claim \(parts[2])")
+        case ("GET", 3, "declarations"):
+            if case .organization(_, .customs) = identity { return nil }
+            guard let record = Ledger.declaration(number: parts[2], in: state) else { return nil }
+            return mayReadParties([record.consignorTaxId], identity) ? nil : .forbidden("\(who) may not read declaration \(parts[2])")
+        case ("GET", 3, "enterprises"):
+            if case .organization(_, let role) = identity, role != .taxBureau { return nil }  // customs and commerce check enterprises
+            return mayReadParties([parts[2]], identity) ? nil : .forbidden("\(who) may not read enterprise \(parts[2])")
+        default:
+            return .forbidden("no access rule lets \(who) use \(request.method) \(request.path) (auditors only)")
+        }
+    }
+
+    /// nil when `identity` may read certificate `number` (or it does not exist).
+    func authorizeCertificate(_ number: String, _ identity: AccessIdentity) -> AccessRefusal? {
+        guard let record = Ledger.certificateRecord(number: number, in: reader) else { return nil }
+        return mayRead(certificate: record, identity) ? nil : .forbidden("\(identity.text) may not read certificate \(number)")
+    }
+
+    /// Whether `identity` is one of the parties, or the tax bureau competent for one of them.
+    func mayReadParties(_ taxIds: [String], _ identity: AccessIdentity) -> Bool {
+        switch identity {
+        case .auditor: return true
+        case .enterprise(let taxId): return taxIds.contains(taxId)
+        case .organization(let id, .taxBureau): return taxIds.contains { isCompetent(bureau: id, for: $0) }
+        case .organization: return false
+        }
+    }
+
+    /// Agent, principal, the issuing bureau, a bureau competent for either party, or an auditor.
+    func mayRead(certificate record: CertificateRecord, _ identity: AccessIdentity) -> Bool {
+        if case .organization(let id, .taxBureau) = identity, record.bureau == id { return true }
+        return mayReadParties([record.agentTaxId, record.principalTaxId], identity)
+    }
+
+    /// Whether the enterprise `taxId` is registered with tax bureau `bureau`.
+    func isCompetent(bureau: String, for taxId: String) -> Bool {
+        Ledger.enterprise(taxId: taxId, in: reader)?.bureau == bureau
+    }
+
+    /// The signer (`org:…`/`ent:…`) of a committed transaction, nil when it is not committed here.
+    func committedSigner(_ hashText: String) -> String? {
+        guard let id = Hex.decode(hashText.lowercased()), let location = (try? store.transactionLocation(hash: id)) ?? nil,
+            let bytes = (try? store.blockBytes(height: location.height)) ?? nil, let block = try? Block.decode(bytes),
+            location.index < block.transactions.count
+        else { return nil }
+        return block.transactions[location.index].transaction.signer
+    }
+
+    /// Certificate searches: enterprises must name themselves as agent or principal; tax bureaus an enterprise they are competent for.
+    func authorizeCertificateQuery(_ identity: AccessIdentity, _ query: [String: String]) -> AccessRefusal? {
+        let parties = [query["agent"], query["principal"]].compactMap { $0 }
+        // Every result matches all filters, so one party the caller may see is enough.
+        if parties.contains(where: { mayReadParties([$0], identity) }) { return nil }
+        switch identity {
+        case .enterprise(let taxId):
+            return .forbidden("enterprises search only their own certificates: add agent=\(taxId) or principal=\(taxId)")
+        case .organization(_, .taxBureau):
+            return .forbidden("tax bureaus search the certificates of enterprises they are competent for: add agent= or principal=")
+        default:
+            return .forbidden("\(identity.text) may not search certificates")
+        }
+    }
+
+    /// Refund searches: enterprises must name themselves as principal; tax bureaus a principal they are competent for.
+    func authorizeRefundQuery(_ identity: AccessIdentity, _ query: [String: String]) -> AccessRefusal? {
+        if let principal = query["principal"], mayReadParties([principal], identity) { return nil }
+        switch identity {
+        case .enterprise(let taxId): return .forbidden("enterprises see only their own refunds: add principal=\(taxId)")
+        case .organization(_, .taxBureau): return .forbidden("tax bureaus see refunds of principals they are competent for: add principal=")
+        default: return .forbidden("\(identity.text) may not search refunds")
+        }
+    }
+
+    // MARK: - Sessions
+
+    /// `POST /v1/sessions` (signed; optional body `{"ttlSeconds": n}`) → a bearer token; `DELETE /v1/sessions` (bearer) ends it.
+    func sessionRoute(_ request: HTTPRequest) -> AccessOutcome {
+        switch request.method {
+        case "POST":
+            switch authenticate(request, allowBearer: false) {
+            case .failure(let refusal): return .respond(refuse(refusal, request))
+            case .success(let identity):
+                var lifetimeMs = SessionStore.lifetimeMaxMs
+                if !request.body.isEmpty {
+                    guard let object = try? JSONSerialization.jsonObject(with: Data(request.body)) as? [String: Any] else {
+                        return .respond(.error(400, code: "invalid-session-request", message: "the body must be empty or {\"ttlSeconds\": n}"))
+                    }
+                    if let seconds = object["ttlSeconds"] as? Int {
+                        lifetimeMs = Int64(min(max(seconds, 1), Int(SessionStore.lifetimeMaxMs / 1000))) * 1000
+                    }
+                }
+                let session = sessions.create(for: identity, nowMs: core.clock(), lifetimeMs: lifetimeMs)
+                log.info("session opened for \(identity.text) until \(session.expiresMs)")
+                return .respond(json(
+                    201, SessionResponse(token: session.token, tokenType: "Bearer", identity: identity.text, expiresAtMs: session.expiresMs)))
+            }
+        case "DELETE":
+            guard let authorization = request.headers["authorization"], authorization.lowercased().hasPrefix("bearer ") else {
+                return .respond(refuse(AccessRefusal(401, "authentication-required", "send Authorization: Bearer <token> to end that session"), request))
+            }
+            let token = String(authorization.dropFirst(7)).trimmingCharacters(in: .whitespaces)
+            guard sessions.revoke(token) else {
+                return .respond(refuse(AccessRefusal(401, "invalid-token", "the bearer token is unknown here"), request))
+            }
+            return .respond(json(200, ["revoked": true]))
+        default:
+            return .respond(.error(405, code: "method-not-allowed", message: "\(request.method) is not supported on /v1/sessions"))
+        }
+    }
+}
+
+/// `POST /v1/sessions`.
+struct SessionResponse: Codable {
+    var token: String
+    var tokenType: String
+    var identity: String
+    var expiresAtMs: Int64
+}
