@@ -121,7 +121,7 @@ public final class WorkloadReplay: @unchecked Sendable {
         log("signed \(prepared.count) transactions in \(String(format: "%.1f", Date().timeIntervalSince(start))) s; submitting \(total)")
 
         let done = ManagedFlag()
-        let poller = Thread { [self] in self.pollCommits(clients[0], from: heightBefore, until: done) }
+        let poller = Thread { [self] in self.pollCommits(clients, from: heightBefore, until: done) }
         poller.start()
         defer { done.set() }
 
@@ -141,9 +141,10 @@ public final class WorkloadReplay: @unchecked Sendable {
                 do {
                     response = try primaryClient.request("POST", "/v1/transactions", body: tx.json, headers: [("Content-Type", "application/json")])
                 } catch {
-                    guard attempts < 50 else { throw NodeError("cannot submit transaction \(tx.seq): \(error)") }
+                    // The node is gone (a crashed primary): any live validator accepts and passes it on to all.
+                    guard attempts < 600 else { throw NodeError("cannot submit transaction \(tx.seq): \(error)") }
                     usleep(100_000)
-                    primaryClient = (try? primary(clients: clients, status: nil)) ?? primaryClient
+                    primaryClient = liveStatus(clients)?.client ?? primaryClient
                     continue
                 }
                 if response.status == 503 && attempts < 2000 {
@@ -158,15 +159,36 @@ public final class WorkloadReplay: @unchecked Sendable {
                 break
             }
             if let taxId = tx.registersTaxId { registration[taxId] = tx.id }
+            if (n + 1) % 500 == 0, let current = try? primary(clients: clients, status: nil) { primaryClient = current }
             options.onProgress?(n + 1)
         }
         let submitElapsed = Date().timeIntervalSince(submitStart)
         log("submitted \(total) in \(String(format: "%.1f", submitElapsed)) s; waiting for commits")
         let accepted = prepared.prefix(total).filter { submitTimes[$0.id] != nil }.map { $0.id }
         let deadline = Date().addingTimeInterval(options.timeoutSeconds)
+        var lastCommitted = -1
+        var lastProgress = Date()
+        let byId = Dictionary(prepared.prefix(total).map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         while Date() < deadline {
             let committed = lock.withLock { accepted.filter { self.commitTimes[$0] != nil }.count }
             if committed + refused.count >= accepted.count { break }
+            if committed != lastCommitted {
+                lastCommitted = committed
+                lastProgress = Date()
+            } else if Date().timeIntervalSince(lastProgress) > 5 {
+                // No progress for a while (a crashed primary took its mempool with it): offer the uncommitted
+                // transactions again, in order, to whoever is primary now. Same transaction, same id: idempotent.
+                lastProgress = Date()
+                let missing = lock.withLock { accepted.filter { self.commitTimes[$0] == nil } }
+                log("no commit for 5 s: resubmitting \(missing.count) uncommitted transactions")
+                if let client = try? primary(clients: clients, status: nil) {
+                    for id in missing {
+                        if let tx = byId[id] {
+                            _ = try? client.request("POST", "/v1/transactions", body: tx.json, headers: [("Content-Type", "application/json")])
+                        }
+                    }
+                }
+            }
             usleep(20_000)
         }
         done.set()
@@ -205,9 +227,9 @@ public final class WorkloadReplay: @unchecked Sendable {
         var checked = 0
         var statistics: LedgerStatistics?
         if total == prepared.count {
-            (differences, checked, statistics) = try compareState(clients[0])
+            (differences, checked, statistics) = try compareState(liveStatus(clients)?.client ?? clients[0])
         } else {
-            statistics = try? getJSON(clients[0], "/v1/stats", as: LedgerStatistics.self)
+            statistics = try? getJSON(liveStatus(clients)?.client ?? clients[0], "/v1/stats", as: LedgerStatistics.self)
         }
         let agree = Set(nodes.map { "\($0.height)/\($0.lastBlockHash)" }).count == 1
         return Summary(
@@ -288,9 +310,17 @@ public final class WorkloadReplay: @unchecked Sendable {
     }
 
     func primary(clients: [HTTPClient], status: StatusResponse?) throws -> HTTPClient {
-        let status = try status ?? getJSON(clients[0], "/v1/status", as: StatusResponse.self)
+        guard let status = status ?? liveStatus(clients)?.status else { throw NodeError("no node answers /v1/status") }
         guard let address = status.validators.first(where: { $0.id == status.primary })?.apiAddress else { return clients[0] }
         return try makeClient("http://" + address, timeoutSeconds: 15)
+    }
+
+    /// The first node that answers, with its status (nodes may be down: a crashed primary, say).
+    func liveStatus(_ clients: [HTTPClient]) -> (client: HTTPClient, status: StatusResponse)? {
+        for client in clients {
+            if let status = try? getJSON(client, "/v1/status", as: StatusResponse.self) { return (client, status) }
+        }
+        return nil
     }
 
     func waitForCommit(_ id: [UInt8], deadline: Date) throws {
@@ -302,10 +332,13 @@ public final class WorkloadReplay: @unchecked Sendable {
     }
 
     /// Follows the chain block by block, recording when each transaction was seen committed, with its receipt.
-    func pollCommits(_ client: HTTPClient, from startHeight: UInt64, until done: ManagedFlag) {
+    func pollCommits(_ clients: [HTTPClient], from startHeight: UInt64, until done: ManagedFlag) {
         var next = startHeight + 1
+        var current = 0
         while !done.isSet {
+            let client = clients[current % clients.count]
             guard let status = try? getJSON(client, "/v1/status", as: StatusResponse.self) else {
+                current += 1  // that node is down: follow another
                 usleep(50_000)
                 continue
             }

@@ -136,6 +136,46 @@ final class NetworkTests: XCTestCase {
         XCTAssertTrue(log(testnet, 2).contains("via sync"))
     }
 
+    /// The primary is killed with SIGKILL mid-way: the backups change view, the new primary carries on, the old
+    /// primary restarts, catches up and follows the new view; all receipts match and all four nodes agree.
+    func testPrimaryCrashTriggersViewChange() throws {
+        let (testnet, genesis) = try makeTestnet()
+        let binary = try Self.executable()
+        var options = WorkloadReplay.Options(
+            workloadDirectory: Self.repositoryRoot.appendingPathComponent("samples/small").path,
+            apiURLs: genesis.validators.map { "http://\($0.apiAddress)" }, keysDirectory: testnet.keysDirectory)
+        options.timeoutSeconds = 120
+        let events = EventLog()
+        let recovery = RecoveryClock(api: "http://\(genesis.validators[1].apiAddress)")
+        options.onProgress = { submitted in
+            if submitted == 150 {
+                recovery.start()
+                events.add("killed primary node0: \(testnet.signalNode(0, SIGKILL))")
+            }
+            if submitted == 330 {
+                do {
+                    try testnet.startNode(0, executable: binary)
+                    events.add("restarted node0")
+                } catch {
+                    events.add("restart failed: \(error)")
+                }
+            }
+        }
+        let summary = try WorkloadReplay(options: options).run(log: { _ in })
+        XCTAssertEqual(events.entries, ["killed primary node0: true", "restarted node0"])
+        XCTAssertEqual(summary.receipts, 404)
+        XCTAssertEqual(summary.mismatches, 0, summary.mismatchDetails.joined(separator: "\n"))
+        XCTAssertTrue(summary.stateMatchesExpected, summary.stateDifferences.joined(separator: "\n"))
+        XCTAssertTrue(summary.nodesAgree, "\(summary.nodes) — node1: \(log(testnet, 1))")
+        let status = try XCTUnwrap(
+            try JSONSerialization.jsonObject(with: Data(HTTPClient(url: "http://\(genesis.validators[1].apiAddress)").request("GET", "/v1/status").body))
+                as? [String: Any])
+        XCTAssertGreaterThan(status["view"] as? Int ?? 0, 0, "the backups must have moved to a new view")
+        let deadline = Date().addingTimeInterval(10)
+        while recovery.secondsToNextCommit == nil && Date() < deadline { usleep(20_000) }
+        print("recovery: \(recovery.secondsToNextCommit.map { String(format: "%.2f", $0) } ?? "unmeasured") s from killing the primary to the first block committed in the new view")
+    }
+
     /// Seven validators (f = 2): two backups killed with SIGKILL mid-way, restarted later.
     func testSevenValidatorsReplayThroughTwoBackupCrashes() throws {
         let (testnet, genesis) = try makeTestnet(validators: 7)
@@ -258,6 +298,42 @@ final class NetworkTests: XCTestCase {
                 usleep(20_000)
             }
             XCTAssertTrue(text.contains("\"committed\""), "\(validator.id): \(status) \(text)")
+        }
+    }
+}
+
+/// Measures the time from a fault to the next block committed on one node (polls its status in a thread).
+final class RecoveryClock: @unchecked Sendable {
+    private let lock = NSLock()
+    private var result: Double?
+    let api: String
+
+    init(api: String) { self.api = api }
+
+    var secondsToNextCommit: Double? { lock.withLock { result } }
+
+    func start() {
+        let api = self.api
+        let startedAt = Date()
+        @Sendable func status() -> (height: Int, view: Int)? {
+            guard let client = try? HTTPClient(url: api), let response = try? client.request("GET", "/v1/status"),
+                let object = try? JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any],
+                let height = object["height"] as? Int, let view = object["view"] as? Int
+            else { return nil }
+            return (height, view)
+        }
+        let before = status() ?? (0, 0)
+        Thread.detachNewThread { [self] in
+            // The first block committed once the view has changed: the new primary's.
+            while Date().timeIntervalSince(startedAt) < 60 {
+                if let now = status() {
+                    if now.view > before.view, now.height > before.height {
+                        lock.withLock { result = Date().timeIntervalSince(startedAt) }
+                        return
+                    }
+                }
+                usleep(10_000)
+            }
         }
     }
 }
