@@ -21,7 +21,7 @@ let package = Package(
             dependencies: ["CertChainCrypto", "CertChainModel", "CertChainLedger", "PBFT", "CertChainStore", "CertChainNet"]),
         .target(
             name: "CertChainSimulation",
-            dependencies: ["CertChainNode", "CertChainCrypto", "CertChainModel", "CertChainLedger", "CertChainStore"]),
+            dependencies: ["CertChainNode", "CertChainCrypto", "CertChainModel", "CertChainLedger", "CertChainStore", "PBFT"]),
         .executableTarget(name: "certchain", dependencies: ["CertChainNode", "CertChainSimulation"]),
         .testTarget(name: "CertChainCryptoTests", dependencies: ["CertChainCrypto"]),
         .testTarget(name: "CertChainModelTests", dependencies: ["CertChainModel", "CertChainCrypto"]),

@@ -148,7 +148,9 @@ public final class NodeCore: @unchecked Sendable {
     /// Blocks executed on top of the committed state but not committed yet, in height order (height+1, height+2, …):
     /// proposed by this node as primary or validated as a backup. Several may be in flight at once.
     var inFlight: [ExecutedBlock] = []
-    var ownCommitSignatures: [UInt64: [UInt8]] = [:]
+    /// This node's commit-certificate signature per height, with the block hash it covers (a later view may commit
+    /// a different block at the same height).
+    var ownCommitSignatures: [UInt64: (blockHash: [UInt8], signature: [UInt8])] = [:]
     var lastProposalMs: Int64 = 0
     var lastStatusBroadcastMs: Int64 = 0
     /// Signed consensus messages this node sent for sequences not yet committed, re-sent while progress stalls
@@ -236,6 +238,15 @@ public final class NodeCore: @unchecked Sendable {
     /// Progress as last published by the driver. Thread-safe.
     var snapshot: NodeSnapshot { snapshotLock.withLock { snapshotValue } }
 
+    /// One line of consensus state for diagnosing a stalled replica (simulator failures print it).
+    public var consensusDiagnostics: String {
+        "view \(replica.view) active \(replica.isViewActive) primary node\(replica.primary) committed \(replica.lastCommittedSequence) "
+            + "next \(replica.nextProposalSequence) canPropose \(replica.canPropose) low \(replica.lowWatermark) high \(replica.highWatermark) "
+            + "height \(height) inFlight \(inFlight.count) mempool \(mempool.count) unproposed \(mempool.hasUnproposed) "
+            + "viewChanges \(replica.viewChangesStarted) rejectedNewViews \(replica.rejectedNewViews) timeoutTicks \(replica.viewChangeTimeoutTicks) "
+            + "pending \(replica.hasPendingRequests)"
+    }
+
     /// Stops acting on ticks and messages (the caller then stops its I/O).
     public func halt() { stopped = true }
 
@@ -261,6 +272,7 @@ public final class NodeCore: @unchecked Sendable {
         let now = clock()
         if mempool.count > 0 { replica.noteRequestPending() }
         replica.tick()
+        if snapshot.view != replica.view || snapshot.primary != replica.primary { publishSnapshot() }
         proposeIfReady(now: now)
         pump()
         retransmitIfStalled(now: now)
@@ -357,6 +369,20 @@ public final class NodeCore: @unchecked Sendable {
         for sent in unconfirmedSent { transmit(to: sent.to, sent.payload) }
     }
 
+    /// A consensus message as `validatorIndex` would send it, signed with `key` (tests and the simulator forge
+    /// byzantine traffic with this; a correct node only ever sends through `send`).
+    public static func signedConsensusPayload(_ message: Message, validatorIndex: Int, validatorCount: Int, key: PrivateKey, chainId: String)
+        -> [UInt8]?
+    {
+        let domain = Array("certchain/\(chainId)/".utf8)
+        guard let signed = try? message.signed(by: validatorIndex, replicaCount: validatorCount, using: { try key.sign(domain + $0) }) else {
+            return nil
+        }
+        let body = ConsensusCodec.encode(signed)
+        guard let signature = try? key.sign(Array("certchain/envelope/v1/\(chainId)/".utf8) + body) else { return nil }
+        return PeerMessage.consensus(.init(message: signed, signature: signature)).encode()
+    }
+
     /// Prefix of every vote signature (pre-prepare, prepare, checkpoint, view change): binds it to this chain.
     var voteSigningDomain: [UInt8] { Array("certchain/\(genesis.chainId)/".utf8) }
 
@@ -365,10 +391,10 @@ public final class NodeCore: @unchecked Sendable {
     }
 
     func commitSignature(height: UInt64, blockHash: [UInt8]) -> [UInt8] {
-        if let cached = ownCommitSignatures[height] { return cached }
+        if let cached = ownCommitSignatures[height], cached.blockHash == blockHash { return cached.signature }
         let bytes = CommitCertificate.signingBytes(chainId: genesis.chainId, height: height, blockHash: blockHash)
         let signature = (try? options.nodeKey.sign(bytes)) ?? []
-        ownCommitSignatures[height] = signature
+        ownCommitSignatures[height] = (blockHash, signature)
         return signature
     }
 
@@ -505,7 +531,9 @@ public final class NodeCore: @unchecked Sendable {
         }
         mempool.remove(stale)
         guard !transactions.isEmpty else { return }
-        // The proposal extends the tip of the blocks in flight.
+        // The proposal extends the tip of the blocks in flight; speculation at or above its sequence is left over
+        // from an earlier view (never re-issued) and is void.
+        dropInFlight(from: replica.nextProposalSequence)
         guard replica.nextProposalSequence == tipHeight + 1 else {
             mempool.unpropose(ids)
             return

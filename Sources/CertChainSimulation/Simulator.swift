@@ -4,6 +4,7 @@ import CertChainModel
 import CertChainNode
 import CertChainStore
 import Foundation
+import PBFT
 
 /// splitmix64: the simulator's only source of randomness, so one seed replays one run exactly.
 public struct SimRandom: Sendable {
@@ -63,6 +64,8 @@ public struct SimulationResult: Sendable {
     public var committedTransactions: Int
     /// Virtual milliseconds simulated.
     public var virtualMs: Int64
+    /// Highest PBFT view any correct replica reached (above 0: a view change happened).
+    public var highestView: UInt64
 }
 
 /// Genesis and pre-signed client transactions, built once and shared by every seed.
@@ -181,6 +184,8 @@ public final class Simulation: @unchecked Sendable {
     var failure: String?
     var hashesByHeight: [UInt64: [UInt8]] = [:]
     var scheduled: [(timeMs: Int64, label: String, action: () -> Void)] = []
+    /// Consensus traffic seen on the wire, kept (bounded) so a byzantine injector can replay it later.
+    var recorded: [(from: Int, bytes: [UInt8])] = []
     var nextClient = 0
     var submitted = Set<Int>()
     let baseTimeMs: Int64 = 1_625_000_000_000  // 2021-06-29: any fixed epoch; block dates come from it
@@ -223,6 +228,7 @@ public final class Simulation: @unchecked Sendable {
     // MARK: - Network
 
     func enqueue(from: Int, toValidator: Int, _ bytes: [UInt8]) {
+        if recorded.count < 2_000, random.chance(0.05) { recorded.append((from, bytes)) }
         for target in instances where target.validator == toValidator {
             if instances[from].group != target.group { continue }
             if random.chance(lossRate) { continue }
@@ -318,8 +324,10 @@ public final class Simulation: @unchecked Sendable {
         let lowest = config.primaryFaults ? 0 : 1
         // Up to f validators suffer one fault each: crash-restart (maybe with a wiped disk), pause, or isolation.
         var victims: [Int] = []
-        for _ in 0..<random.int(0...f) {
-            let victim = random.int(lowest...(validators - 1))
+        let victimCount = config.primaryFaults ? random.int(1...f) : random.int(0...f)
+        for n in 0..<victimCount {
+            // With primary faults, the first victim is usually the primary of view 0.
+            let victim = config.primaryFaults && n == 0 && random.chance(0.7) ? 0 : random.int(lowest...(validators - 1))
             if victims.contains(victim) { continue }
             victims.append(victim)
             let instance = instances[victim]
@@ -354,6 +362,30 @@ public final class Simulation: @unchecked Sendable {
                 }
             }
         }
+        if config.primaryFaults && random.chance(0.3) {
+            // A 2–2 (or, with 7, 3–4) split: no side has a quorum until it heals.
+            let startMs = Int64(random.int(200...Int(phase / 2)))
+            let lengthMs = Int64(random.int(200...Int(phase / 2)))
+            let half = validators / 2
+            schedule(at: startMs, "split") { [unowned self] in
+                for instance in self.instances where !instance.twin && instance.validator < half { instance.group = 3 }
+                self.faults.append("t=\(self.nowMs) split the network \(half)–\(validators - half)")
+            }
+            schedule(at: startMs + lengthMs, "heal split") { [unowned self] in
+                for instance in self.instances where instance.group == 3 { instance.group = 0 }
+                self.faults.append("t=\(self.nowMs) heal the split")
+            }
+        }
+        if random.chance(0.3) {
+            // A byzantine injector: replays recorded consensus messages (old votes, view changes) to random
+            // replicas, and sends view changes with huge or far-ahead view numbers signed with one validator's key.
+            let startMs = Int64(random.int(100...Int(phase / 2)))
+            let forger = random.int(lowest...(validators - 1))
+            faults.append("replayed and forged consensus messages (forger node\(forger))")
+            for k in 0..<20 {
+                schedule(at: startMs + Int64(k * 100), "inject") { [unowned self] in self.injectByzantine(forger: forger) }
+            }
+        }
         if config.byzantineTwins > f {
             // Negative control: twins with the original validators' keys form a second quorum with the rest.
             let twins = instances.filter(\.twin)
@@ -365,6 +397,26 @@ public final class Simulation: @unchecked Sendable {
             for i in split { instances[i].group = 1 }
             for twin in twins { twin.group = 1 }
             faults.append("\(config.byzantineTwins) byzantine twins partitioned with \(split.map { "node\($0)" }.sorted())")
+        }
+    }
+
+    /// Sends one replayed or forged consensus message to a random replica.
+    func injectByzantine(forger: Int) {
+        let validators = fixture.genesis.validators.count
+        let target = instances[random.int(0...(instances.count - 1))]
+        guard let core = target.core, target.validator != forger else { return }
+        if !recorded.isEmpty && random.chance(0.5) {
+            let old = recorded[random.int(0...(recorded.count - 1))]
+            core.receive(from: "node\(instances[old.from].validator)", old.bytes)
+            return
+        }
+        let views: [UInt64] = [UInt64.max, UInt64.max - 1, 1 << 40, UInt64(random.int(1...40))]
+        let forged = Message.viewChange(
+            ViewChange(newView: views[random.int(0...(views.count - 1))], replica: forger, checkpoint: .genesis, prepared: []))
+        if let payload = NodeCore.signedConsensusPayload(
+            forged, validatorIndex: forger, validatorCount: validators, key: fixture.validatorKeys[forger], chainId: fixture.genesis.chainId)
+        {
+            core.receive(from: "node\(forger)", payload)
         }
     }
 
@@ -428,7 +480,8 @@ public final class Simulation: @unchecked Sendable {
         }
         if failure == nil && !done {
             let heights = instances.filter { !$0.twin }.map { "node\($0.validator)@\($0.storage.height)" }
-            failure = "no progress: not everything committed \(config.progressBoundMs) ms after faults stopped (\(heights.joined(separator: ", ")), \(nextClient)/\(fixture.transactions.count) submitted)"
+            let states = instances.map { "\n      node\($0.validator)\($0.twin ? " (twin)" : ""): \($0.core?.consensusDiagnostics ?? "down")" }
+            failure = "no progress: not everything committed \(config.progressBoundMs) ms after faults stopped (\(heights.joined(separator: ", ")), \(nextClient)/\(fixture.transactions.count) submitted)\(states.joined())"
         }
         if failure == nil {
             for instance in instances where !instance.twin {
@@ -440,10 +493,11 @@ public final class Simulation: @unchecked Sendable {
         }
         let first = instances[0]
         let committed = fixture.ids.filter { (try? first.storage.transactionLocation(hash: $0)) ?? nil != nil }.count
+        let highestView = instances.filter { !$0.twin }.compactMap { $0.core?.currentView }.max() ?? 0
         for instance in instances { instance.core?.halt() }
         return SimulationResult(
             seed: config.seed, failure: failure, faults: faults, height: first.storage.height, committedTransactions: committed,
-            virtualMs: nowMs)
+            virtualMs: nowMs, highestView: highestView)
     }
 
     /// True when every client transaction is committed and all correct replicas have the same chain.

@@ -17,6 +17,7 @@ func simulateCommand(_ arguments: Arguments) throws -> Int32 {
     let fixture = try SimulationFixture(workloadDirectory: workload, validators: validators, transactionCount: transactions)
     let list: [UInt64] = onlySeed.map { [$0] } ?? (0..<UInt64(max(0, seeds))).map { firstSeed + $0 }
     var failed: [UInt64] = []
+    var viewChanged = 0
     let start = Date()
     for (n, seed) in list.enumerated() {
         var config = SimulationConfig(seed: seed)
@@ -24,18 +25,20 @@ func simulateCommand(_ arguments: Arguments) throws -> Int32 {
         config.byzantineTwins = twins
         config.primaryFaults = arguments.flags.contains("primary-faults") || twins > (validators - 1) / 3
         let result = try Simulation(fixture: fixture, config: config).run()
+        if result.highestView > 0 { viewChanged += 1 }
         if let failure = result.failure {
             failed.append(seed)
             print("seed \(seed) FAILED: \(failure)")
             for fault in result.faults { print("    \(fault)") }
             print("    replay with: CERTCHAIN_SIM_SEED=\(seed) certchain simulate --validators \(validators)\(twins > 0 ? " --twins \(twins)" : "")")
         } else if onlySeed != nil || arguments.flags.contains("verbose") {
-            print("seed \(seed) ok: height \(result.height), \(result.committedTransactions) transactions, \(result.virtualMs) virtual ms; \(result.faults.joined(separator: "; "))")
+            print("seed \(seed) ok: height \(result.height), view \(result.highestView), \(result.committedTransactions) transactions, \(result.virtualMs) virtual ms; \(result.faults.joined(separator: "; "))")
         }
         if (n + 1) % 25 == 0 || n + 1 == list.count {
             print(String(format: "… %d/%d seeds, %d failed, %.1f s", n + 1, list.count, failed.count, Date().timeIntervalSince(start)))
         }
     }
+    print("(\(viewChanged) of \(list.count) seeds went through a view change)")
     print("simulated \(list.count) seeds: \(failed.count) failed")
     return failed.isEmpty ? 0 : 1
 }

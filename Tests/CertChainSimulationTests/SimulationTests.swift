@@ -13,13 +13,15 @@ final class SimulationTests: XCTestCase {
         return Array(range)
     }
 
-    func runSeeds(_ seeds: [UInt64], validators: Int, twins: Int = 0, transactions: Int = 80) throws -> [SimulationResult] {
+    func runSeeds(_ seeds: [UInt64], validators: Int, twins: Int = 0, primaryFaults: Bool = false, transactions: Int = 80) throws
+        -> [SimulationResult]
+    {
         let fixture = try SimulationFixture(workloadDirectory: Self.workload, validators: validators, transactionCount: transactions)
         return try seeds.map { seed in
             var config = SimulationConfig(seed: seed)
             config.validators = validators
             config.byzantineTwins = twins
-            config.primaryFaults = twins > (validators - 1) / 3
+            config.primaryFaults = primaryFaults || twins > (validators - 1) / 3
             return try Simulation(fixture: fixture, config: config).run()
         }
     }
@@ -36,6 +38,28 @@ final class SimulationTests: XCTestCase {
     /// 300 seeds of loss, duplication, reordering, backup crashes (some with wiped disks), pauses and isolation.
     func testFourValidatorsSurviveFaultsOver300Seeds() throws {
         assertAllPass(try runSeeds(seeds(1...300), validators: 4))
+    }
+
+    /// Faults that hit the primary too (crash, pause, isolation, a 2–2 split, replayed and forged view changes with
+    /// huge view numbers): view changes must keep the chain safe and live.
+    func testPrimaryFaultsAndViewChanges() throws {
+        let results = try runSeeds(seeds(4001...4120), validators: 4, primaryFaults: true)
+        assertAllPass(results)
+        if ProcessInfo.processInfo.environment["CERTCHAIN_SIM_SEED"] == nil {
+            XCTAssertGreaterThan(results.filter { $0.highestView > 0 }.count, 10, "too few seeds exercised a view change")
+        }
+    }
+
+    /// An equivocating primary: a twin signing with the primary's key (f = 1) sends different blocks.
+    func testEquivocatingPrimaryTwin() throws {
+        let fixture = try SimulationFixture(workloadDirectory: Self.workload, validators: 4, transactionCount: 80)
+        let results = try seeds(5001...5030).map { seed -> SimulationResult in
+            var config = SimulationConfig(seed: seed)
+            config.byzantineTwins = 1
+            config.primaryFaults = true
+            return try Simulation(fixture: fixture, config: config).run()
+        }
+        assertAllPass(results)
     }
 
     /// Seven validators (f = 2): two backups may fail at once.
