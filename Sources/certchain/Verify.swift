@@ -6,15 +6,7 @@ import Foundation
 /// Prints what it proves and returns 0, or prints why it fails and returns 1.
 func verifyCommand(_ arguments: Arguments) throws -> Int32 {
     guard let path = arguments.positional.first else { throw CLIError(description: "verify needs a proof FILE", usage: true) }
-    let genesisPath = try arguments.required("genesis")
-    let genesis: Genesis
-    do {
-        genesis = try JSONDecoder().decode(Genesis.self, from: Data(readFile(genesisPath).utf8))
-    } catch let error as CLIError {
-        throw error
-    } catch {
-        throw CLIError(description: "\(genesisPath) is not a genesis file: \(error)")
-    }
+    let genesis = try loadGenesis(arguments)
     guard let data = FileManager.default.contents(atPath: path) else { throw CLIError(description: "cannot read \(path)") }
     let verdict = ProofVerifier.verify(document: Array(data), genesis: genesis)
     if verdict.valid {

@@ -176,16 +176,20 @@ func genesisCommand(_ arguments: Arguments) throws {
     print("wrote \(testnet.genesisPath) (chain \(genesis.chainId), \(genesis.validators.count) validators) and keys in \(testnet.keysDirectory)/")
 }
 
-func nodeCommand(_ arguments: Arguments) throws -> Never {
+/// The genesis named by `--genesis`, or a clear error.
+func loadGenesis(_ arguments: Arguments) throws -> Genesis {
     let genesisPath = try arguments.required("genesis")
-    let genesis: Genesis
     do {
-        genesis = try JSONDecoder().decode(Genesis.self, from: Data(readFile(genesisPath).utf8))
+        return try JSONDecoder().decode(Genesis.self, from: Data(readFile(genesisPath).utf8))
     } catch let error as CLIError {
         throw error
     } catch {
-        throw CLIError(description: "\(genesisPath) is not a valid genesis: \(error)")
+        throw CLIError(description: "\(genesisPath) is not a valid genesis file: \(error)")
     }
+}
+
+func nodeCommand(_ arguments: Arguments) throws -> Never {
+    let genesis = try loadGenesis(arguments)
     let id = try arguments.required("id")
     let key = try PrivateKey(pem: try readFile(try arguments.required("key")))
     let level: Logger.Level = ["debug": .debug, "warn": .warn, "error": .error][arguments.options["log-level"] ?? "info"] ?? .info

@@ -80,25 +80,9 @@ final class AccessNetworkTests: XCTestCase {
     }
 
     func testAccessRulesQueriesAndSessions() throws {
+        let (testnet, genesis) = try makeTestnet()
         let root = NetworkTests.repositoryRoot
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("certchain-access-\(UUID().uuidString)").path
-        let testnet = Testnet(directory: directory)
-        let genesis = try testnet.create(Testnet.CreateOptions(
-            templatePath: root.appendingPathComponent("genesis/template.json").path,
-            referencePath: root.appendingPathComponent("samples/small/reference.json").path))
-        let binary = try NetworkTests.executable()
-        for index in genesis.validators.indices { try testnet.startNode(index, executable: binary) }
-        addTeardownBlock {
-            for index in genesis.validators.indices { testnet.stopNode(index, graceSeconds: 5) }
-            try? FileManager.default.removeItem(atPath: directory)
-        }
-        for index in genesis.validators.indices {
-            XCTAssertTrue(testnet.waitUntilServing(index, apiAddress: genesis.validators[index].apiAddress, timeoutSeconds: 30))
-        }
-        var options = WorkloadReplay.Options(
-            workloadDirectory: root.appendingPathComponent("samples/small").path,
-            apiURLs: genesis.validators.map { "http://\($0.apiAddress)" }, keysDirectory: testnet.keysDirectory)
-        options.timeoutSeconds = 120
+        let options = smallReplayOptions(testnet, genesis)
         let replay = WorkloadReplay(options: options)
         let summary = try replay.run(log: { _ in })
         // The replay read blocks, certificates and stats signed as the auditor.

@@ -36,41 +36,13 @@ final class NetworkTests: XCTestCase {
         throw XCTSkip("certchain executable not found next to the tests; run `swift build` first")
     }
 
-    func makeTestnet(validators: Int = 4) throws -> (Testnet, Genesis) {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("certchain-net-\(UUID().uuidString)").path
-        let testnet = Testnet(directory: directory)
-        var options = Testnet.CreateOptions(
-            templatePath: Self.repositoryRoot.appendingPathComponent("genesis/template.json").path,
-            referencePath: Self.repositoryRoot.appendingPathComponent("samples/small/reference.json").path)
-        options.validators = validators
-        let genesis = try testnet.create(options)
-        let binary = try Self.executable()
-        for index in genesis.validators.indices { try testnet.startNode(index, executable: binary) }
-        for index in genesis.validators.indices {
-            XCTAssertTrue(
-                testnet.waitUntilServing(index, apiAddress: genesis.validators[index].apiAddress, timeoutSeconds: 30),
-                "node\(index) did not start: \(log(testnet, index))")
-        }
-        addTeardownBlock {
-            for index in genesis.validators.indices { testnet.stopNode(index, graceSeconds: 5) }
-            try? FileManager.default.removeItem(atPath: directory)
-        }
-        return (testnet, genesis)
-    }
-
-    func log(_ testnet: Testnet, _ index: Int) -> String {
-        (try? String(contentsOfFile: testnet.nodeDirectory(index) + "/node.log", encoding: .utf8)).map { String($0.suffix(4000)) } ?? "(no log)"
-    }
 
     /// Four validators replay samples/small while one backup is killed with SIGKILL and restarted.
     func testFourNodesReplaySmallWorkloadThroughBackupCrash() throws {
         let (testnet, genesis) = try makeTestnet()
         let binary = try Self.executable()
         let victim = 2  // a backup in view 0
-        var options = WorkloadReplay.Options(
-            workloadDirectory: Self.repositoryRoot.appendingPathComponent("samples/small").path,
-            apiURLs: genesis.validators.map { "http://\($0.apiAddress)" }, keysDirectory: testnet.keysDirectory)
-        options.timeoutSeconds = 120
+        var options = smallReplayOptions(testnet, genesis)
         let events = EventLog()
         options.onProgress = { submitted in
             if submitted == 120 {
@@ -104,10 +76,7 @@ final class NetworkTests: XCTestCase {
     func testPausedBackupAndWipedBackupCatchUp() throws {
         let (testnet, genesis) = try makeTestnet()
         let binary = try Self.executable()
-        var options = WorkloadReplay.Options(
-            workloadDirectory: Self.repositoryRoot.appendingPathComponent("samples/small").path,
-            apiURLs: genesis.validators.map { "http://\($0.apiAddress)" }, keysDirectory: testnet.keysDirectory)
-        options.timeoutSeconds = 120
+        var options = smallReplayOptions(testnet, genesis)
         let events = EventLog()
         options.onProgress = { submitted in
             switch submitted {
@@ -141,10 +110,7 @@ final class NetworkTests: XCTestCase {
     func testPrimaryCrashTriggersViewChange() throws {
         let (testnet, genesis) = try makeTestnet()
         let binary = try Self.executable()
-        var options = WorkloadReplay.Options(
-            workloadDirectory: Self.repositoryRoot.appendingPathComponent("samples/small").path,
-            apiURLs: genesis.validators.map { "http://\($0.apiAddress)" }, keysDirectory: testnet.keysDirectory)
-        options.timeoutSeconds = 120
+        var options = smallReplayOptions(testnet, genesis)
         let events = EventLog()
         let recovery = RecoveryClock(api: "http://\(genesis.validators[1].apiAddress)")
         options.onProgress = { submitted in
@@ -180,10 +146,7 @@ final class NetworkTests: XCTestCase {
     func testSevenValidatorsReplayThroughTwoBackupCrashes() throws {
         let (testnet, genesis) = try makeTestnet(validators: 7)
         let binary = try Self.executable()
-        var options = WorkloadReplay.Options(
-            workloadDirectory: Self.repositoryRoot.appendingPathComponent("samples/small").path,
-            apiURLs: genesis.validators.map { "http://\($0.apiAddress)" }, keysDirectory: testnet.keysDirectory)
-        options.timeoutSeconds = 120
+        var options = smallReplayOptions(testnet, genesis)
         let events = EventLog()
         options.onProgress = { submitted in
             if submitted == 100 {

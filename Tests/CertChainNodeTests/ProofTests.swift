@@ -30,25 +30,10 @@ final class ProofTests: XCTestCase {
     }
 
     func testProofsOfEveryKindVerifyAndEveryTamperIsRejected() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("certchain-proofnet-\(UUID().uuidString)").path
-        let testnet = Testnet(directory: directory)
+        let (testnet, genesis) = try makeTestnet()
         let root = NetworkTests.repositoryRoot
-        let genesis = try testnet.create(Testnet.CreateOptions(
-            templatePath: root.appendingPathComponent("genesis/template.json").path,
-            referencePath: root.appendingPathComponent("samples/small/reference.json").path))
         let binary = try NetworkTests.executable()
-        for index in genesis.validators.indices { try testnet.startNode(index, executable: binary) }
-        addTeardownBlock {
-            for index in genesis.validators.indices { testnet.stopNode(index, graceSeconds: 5) }
-            try? FileManager.default.removeItem(atPath: directory)
-        }
-        for index in genesis.validators.indices {
-            XCTAssertTrue(testnet.waitUntilServing(index, apiAddress: genesis.validators[index].apiAddress, timeoutSeconds: 30))
-        }
-        var options = WorkloadReplay.Options(
-            workloadDirectory: root.appendingPathComponent("samples/small").path,
-            apiURLs: genesis.validators.map { "http://\($0.apiAddress)" }, keysDirectory: testnet.keysDirectory)
-        options.timeoutSeconds = 120
+        let options = smallReplayOptions(testnet, genesis)
         let summary = try WorkloadReplay(options: options).run(log: { _ in })
         XCTAssertEqual(summary.mismatches, 0)
 
