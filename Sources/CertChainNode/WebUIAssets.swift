@@ -215,6 +215,7 @@ enum WebUIAssets {
         async function homePage(app) {
           app.append(h('div', { class: 'card' }, H2('证明查询', 'Look up a certificate'), lookupForm()));
           if (!token()) app.append(tokenBox());
+          else app.append(h('p', { class: 'muted' }, `会话令牌已保存 Session token saved …${token().slice(-6)} `, h('a', { href: '#/session' }, '(更换 change / 退出 log out)')));
           try {
             const s = await api('/v1/status');
             app.append(h('div', { class: 'card' }, H2('节点', 'Node'), h('table', {}, h('tbody', {},

@@ -7,7 +7,7 @@ import XCTest
 @testable import CertChainNode
 
 /// The QR encoder: structure of the symbol, and a real decoder (zbarimg) reading the payload back.
-final class WebUIQRTests: XCTestCase {
+final class WebUITestsQRCode: XCTestCase {
     static func which(_ name: String) -> String? {
         for directory in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":") + ["/usr/bin", "/usr/local/bin"] {
             let path = "\(directory)/\(name)"
@@ -124,7 +124,7 @@ final class WebUITests: XCTestCase {
     static let repositoryRoot = NetworkTests.repositoryRoot
 
     func chromium() throws -> String {
-        guard let path = WebUIQRTests.which("chromium") ?? WebUIQRTests.which("chromium-browser") ?? WebUIQRTests.which("google-chrome") else {
+        guard let path = WebUITestsQRCode.which("chromium") ?? WebUITestsQRCode.which("chromium-browser") ?? WebUITestsQRCode.which("google-chrome") else {
             throw XCTSkip("chromium is not installed (apt-get install -y chromium; scripts/test installs it): the browser test needs it")
         }
         return path
@@ -137,7 +137,7 @@ final class WebUITests: XCTestCase {
             "--headless", "--disable-gpu", "--no-sandbox", "--disable-dev-shm-usage", "--no-first-run", "--user-data-dir=\(profile)",
             "--virtual-time-budget=5000",
         ] + extra + [url]
-        let (status, out, err) = try WebUIQRTests.run(binary, arguments, timeoutSeconds: 90)
+        let (status, out, err) = try WebUITestsQRCode.run(binary, arguments, timeoutSeconds: 90)
         XCTAssertEqual(status, 0, "chromium failed: \(err.suffix(2000))")
         return out
     }
@@ -151,7 +151,6 @@ final class WebUITests: XCTestCase {
         let address = genesis.validators[1].apiAddress
         let base = "http://\(address)"
         let api = try HTTPClient(url: base)
-        let auditor = try XCTUnwrap(try RequestSigner.auditor(keysDirectory: testnet.keysDirectory, chainId: genesis.chainId))
 
         // The page and its assets come from the node only: no http(s) URL in them at all (fetches are relative).
         for path in ["/ui/", "/ui/app.js", "/ui/app.css"] {
@@ -163,11 +162,14 @@ final class WebUITests: XCTestCase {
         XCTAssertEqual(try api.request("GET", "/").status, 302)
         XCTAssertEqual(try api.request("GET", "/ui/qr/12ab.svg").status, 400)
 
-        // A session for the auditor, as `certchain login` makes it.
-        let sessionPath = "/v1/sessions"
-        let opened = try api.request("POST", sessionPath, headers: try auditor.headers(method: "POST", target: sessionPath))
-        XCTAssertEqual(opened.status, 201, opened.bodyText)
-        let token = try XCTUnwrap((try JSONSerialization.jsonObject(with: Data(opened.body)) as? [String: Any])?["token"] as? String)
+        // A session for the auditor from `certchain login`, which prints the URL to open.
+        let (loginStatus, loginOut, loginErr) = try WebUITestsQRCode.run(
+            try NetworkTests.executable(), ["login", "--api", base, "--keys", testnet.keysDirectory, "--ttl", "600"])
+        XCTAssertEqual(loginStatus, 0, loginErr)
+        let loginURL = loginOut.trimmingCharacters(in: .whitespacesAndNewlines)
+        XCTAssertTrue(loginURL.hasPrefix("\(base)/ui/#token="), loginURL)
+        let token = String(loginURL.dropFirst("\(base)/ui/#token=".count))
+        XCTAssertEqual(token.count, 64)
         let bearer = [("Authorization", "Bearer \(token)")]
 
         // A consumed certificate with LED模组 on it, and what the page must show of it.
@@ -203,11 +205,11 @@ final class WebUITests: XCTestCase {
         XCTAssertEqual(qr.header("Content-Type"), "image/svg+xml")
         let payload = WebUI.verificationPayload(host: address, chainId: genesis.chainId, certificateNumber: number)
         XCTAssertEqual(qr.bodyText, QRCode(text: payload)?.svg())
-        if let zbarimg = WebUIQRTests.which("zbarimg") {
+        if let zbarimg = WebUITestsQRCode.which("zbarimg") {
             let file = FileManager.default.temporaryDirectory.appendingPathComponent("qr-\(UUID().uuidString).pgm")
-            try WebUIQRTests.pgm(try XCTUnwrap(QRCode(text: payload))).write(to: file)
+            try WebUITestsQRCode.pgm(try XCTUnwrap(QRCode(text: payload))).write(to: file)
             defer { try? FileManager.default.removeItem(at: file) }
-            let (_, out, _) = try WebUIQRTests.run(zbarimg, ["--raw", "-q", file.path])
+            let (_, out, _) = try WebUITestsQRCode.run(zbarimg, ["--raw", "-q", file.path])
             XCTAssertEqual(out.trimmingCharacters(in: .newlines), payload)
         }
 
@@ -243,6 +245,11 @@ final class WebUITests: XCTestCase {
         XCTAssertTrue(block.contains(try XCTUnwrap(issuedAt["txHash"] as? String)))
         XCTAssertGreaterThanOrEqual(block.components(separatedBy: "<tr class=\"signer\"").count - 1, 3, "2f+1 commit signatures")
         XCTAssertTrue(block.contains("State root"))
+
+        // The login URL itself lands on the home page with the token taken from the fragment.
+        let home = try browser(chromium, ["--dump-dom"], loginURL)
+        XCTAssertTrue(home.contains(genesis.chainId) && !home.contains("class=\"error\""), home)
+        XCTAssertTrue(home.contains("会话令牌已保存 Session token saved …\(token.suffix(6))"), home)
 
         // Without a token the page says so instead of showing data.
         let anonymous = try browser(chromium, ["--dump-dom"], "\(base)/ui/#/cert/\(number)")
