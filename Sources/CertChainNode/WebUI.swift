@@ -1,18 +1,16 @@
 import CertChainNet
 import Foundation
 
+// Everything is served by the node itself (no CDN, no external fetch); the page reads the API with a session
+// token (`POST /v1/sessions`, see docs/ACCESS.md) sent as `Authorization: Bearer`.
 /// The web interface (docs/WEB.md): one page under `/ui/` with its script and style, and the QR code of a certificate.
-///
-/// Everything is served by the node itself (no CDN, no external fetch); the page reads the API with a session
-/// token (`POST /v1/sessions`, see docs/ACCESS.md) sent as `Authorization: Bearer`.
 public enum WebUI {
     /// Path of the page; `certchain login` prints `http://HOST/ui/#token=…`.
     public static let pagePath = "/ui/"
 
+    // `http://HOST/v1/certificates/NUMBER?proof=true#chain=CHAIN&cert=NUMBER` — the part before `#` is the request
+    // that fetches the verifiable answer (signed or with a bearer token); the fragment names what it must prove.
     /// What a certificate's QR code encodes: the node's `?proof=true` URL, then the chain and number in the fragment.
-    ///
-    /// `http://HOST/v1/certificates/NUMBER?proof=true#chain=CHAIN&cert=NUMBER` — the part before `#` is the request
-    /// that fetches the verifiable answer (signed or with a bearer token); the fragment names what it must prove.
     public static func verificationPayload(host: String, chainId: String, certificateNumber: String) -> String {
         "http://\(host)/v1/certificates/\(certificateNumber)?proof=true#chain=\(chainId)&cert=\(certificateNumber)"
     }

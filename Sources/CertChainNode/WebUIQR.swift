@@ -1,7 +1,6 @@
-/// A QR Code encoder (ISO/IEC 18004): byte mode, error correction level M, versions 1–10 (up to 213 bytes).
-///
-/// Small on purpose: the web interface prints one code per certificate (a verification URL), so the
-/// smallest version that fits is chosen, and the mask with the lowest standard penalty score is applied.
+// Small on purpose: the web interface prints one code per certificate (a verification URL), so the
+// smallest version that fits is chosen, and the mask with the lowest standard penalty score is applied.
+/// A QR Code (ISO/IEC 18004) in byte mode at error correction level M, versions 1–10 (up to 213 bytes).
 public struct QRCode: Sendable, Equatable {
     /// Version (1–10); the symbol is `17 + 4 × version` modules wide.
     public let version: Int
