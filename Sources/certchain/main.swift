@@ -38,6 +38,8 @@ let usage = """
         AUTH: --key FILE.pem --identity ent:TAXID|org:ID|auditor:ID signs the request as that identity;
               --keys DIR signs as the auditor in DIR/auditor-*.pem (default: demo-network/keys, when present)
       certchain verify FILE --genesis genesis.json      check a saved ?proof=true answer offline (exit 0 = valid)
+      certchain login --api URL [AUTH] [--ttl SECONDS] [--certificate NUMBER]
+                                                        open a browser session; prints http://HOST/ui/#token=… to open
 
     """
 
@@ -343,6 +345,7 @@ func run() throws -> Int32 {
     case "simulate": return try simulateCommand(arguments)
     case "submit": try submitCommand(arguments)
     case "verify": return try verifyCommand(arguments)
+    case "login": try loginCommand(arguments)
     case "status": printJSON(try get(try client(arguments), "/v1/status"))
     case "certificate", "history", "tx", "block", "get":
         guard let key = arguments.positional.first else { throw CLIError(description: "\(all[1]) needs an argument", usage: true) }
