@@ -35,6 +35,8 @@ let usage = """
       certchain tx HASH --api URL
       certchain block HEIGHT --api URL
       certchain verify FILE --genesis genesis.json      check a saved ?proof=true answer offline (exit 0 = valid)
+      certchain bench [--profile quick|full] [--validators 4] [--suite S] [--certificates N] [--clients 16] [--slice N] [--slices K]
+                      [--growth-seconds S] [--phase-seconds S] [--workload DIR] [--dir DIR] [--out FILE]   benchmark suite
 
     """
 
@@ -315,6 +317,7 @@ func run() throws -> Int32 {
     case "simulate": return try simulateCommand(arguments)
     case "submit": try submitCommand(arguments)
     case "verify": return try verifyCommand(arguments)
+    case "bench": return try benchCommand(arguments)
     case "status": printJSON(try get(try client(arguments), "/v1/status"))
     case "certificate", "history", "tx", "block":
         guard let key = arguments.positional.first else { throw CLIError(description: "\(all[1]) needs an argument", usage: true) }
