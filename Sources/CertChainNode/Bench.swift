@@ -45,6 +45,8 @@ public final class Bench: @unchecked Sendable {
         public var catchUpTimeoutSeconds: Double = 300
         /// Commit the figures were measured on (recorded, not checked).
         public var commit = "unknown"
+        /// Record the primary and one backup with `perf record` for this many seconds from the first growth slice (0: no).
+        public var perfSeconds = 0
         /// Label of the run (`quick`, `full`, `test`).
         public var label = "quick"
 
@@ -122,6 +124,10 @@ public final class Bench: @unchecked Sendable {
         /// Receipts of all measured phases: ok, error (business rule), refused at admission, never committed.
         public var receiptsOk: Int
         public var receiptsError: Int
+        /// Error receipts the workload expected (its deliberate bad requests); the rest come from concurrent reordering.
+        public var receiptsErrorExpected: Int
+        /// Error receipts by error code.
+        public var receiptErrorCodes: [String: Int]
         public var refused: Int
         public var neverCommitted: Int
         /// Data folders of all validators (WAL included) ÷ validators ÷ transactions on chain.
@@ -219,6 +225,8 @@ public final class Bench: @unchecked Sendable {
         func account(_ figures: PhaseFigures) {
             totals.ok += figures.ok
             totals.errors += figures.errors
+            totals.expectedErrors += figures.expectedErrors
+            totals.errorCodes.merge(figures.errorCodes, uniquingKeysWith: +)
             totals.refused += figures.refused
             totals.unfinished += figures.unfinished
         }
@@ -258,6 +266,7 @@ public final class Bench: @unchecked Sendable {
             consumed += lines.count
             let transactions = try signer.sign(lines)
             let before = tracker.chain.transactions
+            if growth.isEmpty, options.perfSeconds > 0 { startPerf(pids: [primaryIndex, followed].compactMap { testnet.runningPid($0) }) }
             let cpuBefore = pids.compactMap(processCPUSeconds).reduce(0, +)
             submitter.submit(transactions)
             let figures = tracker.finishPhase(timeout: options.commitTimeoutSeconds)
@@ -394,7 +403,8 @@ public final class Bench: @unchecked Sendable {
             overheadRatio: overhead, latencyMsP50: latency.p50, latencyMsP99: latency.p99, latencyMsMax: latency.max,
             latencyRunOfferedPerSecond: halfRate, latencyRunTransactionsPerSecond: latencyFigures.transactionsPerSecond,
             saturatedLatencyMsP50: saturatedLatency.p50, saturatedLatencyMsP99: saturatedLatency.p99, saturatedLatencyMsMax: saturatedLatency.max,
-            receiptsOk: totals.ok, receiptsError: totals.errors, refused: totals.refused, neverCommitted: totals.unfinished,
+            receiptsOk: totals.ok, receiptsError: totals.errors,
+            receiptsErrorExpected: totals.expectedErrors, receiptErrorCodes: totals.errorCodes, refused: totals.refused, neverCommitted: totals.unfinished,
             bytesPerTransaction: bytesPerTransaction, chainTransactions: chain.transactions, chainHeight: chain.height,
             growthSliceTransactions: options.sliceTransactions, growth: growth, growthLastToFirst: growthRatio,
             catchUpBlocks: catchUp.blocks, catchUpSeconds: catchUp.seconds,
@@ -404,21 +414,38 @@ public final class Bench: @unchecked Sendable {
             queryErrors: queries.map(\.errors).reduce(0, +), queryThreads: threads, targets: targets, elapsedSeconds: benchNow() - started)
     }
 
-    /// Times single-threaded verifications of a transaction-sized message (at most 20,000 or about half a second).
+    /// Starts `perf record` (call graphs, 499 Hz) on each pid in the background, into DIR/perf-<pid>.data.
+    func startPerf(pids: [Int32]) {
+        guard let perf = ["/usr/bin/perf", "/usr/local/bin/perf"].first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
+            log("perf not found; no profile recorded")
+            return
+        }
+        for pid in pids {
+            let out = options.directory + "/perf-\(pid).data"
+            let arguments = [perf, "record", "-F", "499", "-g", "-e", "cpu-clock", "-o", out, "-p", "\(pid)", "--", "sleep", "\(options.perfSeconds)"]
+            if (try? spawnDetached(arguments, logPath: options.directory + "/perf.log")) != nil {
+                log("perf: recording pid \(pid) for \(options.perfSeconds) s into \(out) (read with `perf report -i \(out)`)")
+            }
+        }
+    }
+
+    /// CPU seconds of one single-threaded verification of a transaction-sized message (thread CPU time, so that other
+    /// processes on a shared machine do not inflate it; at most 20,000 verifications or about half a CPU second).
     func measureVerification() throws -> Double {
         let key = try PrivateKey.generate(suite: options.suite)
         let message = (0..<600).map { UInt8(truncatingIfNeeded: $0 &* 31) }
         let signature = try key.sign(message)
         let publicKey = key.publicKey
         _ = publicKey.verify(signature: signature, message: message)
-        let start = benchNow()
+        let start = threadCPUSeconds()
+        let wallStart = benchNow()
         var count = 0
-        // Bounded by count and time.
-        while count < 20_000, benchNow() - start < 0.5 || count < 50 {
+        // Bounded by count, CPU time and wall time.
+        while count < 20_000, threadCPUSeconds() - start < 0.5 || count < 50, benchNow() - wallStart < 10 {
             guard publicKey.verify(signature: signature, message: message) else { throw NodeError("a signature of the suite does not verify") }
             count += 1
         }
-        return (benchNow() - start) / Double(count)
+        return (threadCPUSeconds() - start) / Double(count)
     }
 
     /// Waits (bounded) until every validator is at the tracker's height and the tracker has read every block.

@@ -28,6 +28,13 @@ func benchNow() -> Double {
     return Double(spec.tv_sec) + Double(spec.tv_nsec) / 1e9
 }
 
+/// CPU seconds the calling thread has used.
+func threadCPUSeconds() -> Double {
+    var spec = timespec()
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &spec)
+    return Double(spec.tv_sec) + Double(spec.tv_nsec) / 1e9
+}
+
 /// The 1, 5 and 15 minute load averages from /proc/loadavg (zeros if unreadable).
 public func benchLoadAverage() -> [Double] {
     guard let text = try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8) else { return [0, 0, 0] }
@@ -133,6 +140,57 @@ struct BenchTransaction: Sendable {
     var json: [UInt8]
     var kind: TransactionKind
     var certificateNumber: String?
+    var expectsError: Bool
+    /// Transactions of one group depend on each other (shared declaration, application, certificate or claim): one client
+    /// submits them in workload order, so that the primary's FIFO mempool keeps that order in blocks.
+    var group = 0
+}
+
+/// Groups a chunk of transactions by the business keys they share (union-find over declaration, application,
+/// certificate and claim identifiers); returns a group number per transaction.
+func dependencyGroups(_ items: [WorkloadTransaction]) -> [Int] {
+    var parent: [Int] = []
+    var slotOfKey: [String: Int] = [:]
+    func find(_ x: Int) -> Int {
+        var x = x
+        // Bounded by the forest's depth (path halving).
+        while parent[x] != x {
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        }
+        return x
+    }
+    func keys(_ value: JSONValue, into result: inout [String]) {
+        switch value {
+        case .object(let object):
+            for (name, inner) in object {
+                if case .string(let text) = inner, ["declarationNo", "applicationId", "certificateNumber", "claimId"].contains(name) {
+                    result.append(name + "/" + text)
+                } else {
+                    keys(inner, into: &result)
+                }
+            }
+        case .array(let array): for inner in array { keys(inner, into: &result) }
+        default: break
+        }
+    }
+    var slots: [Int] = []
+    for item in items {
+        var found: [String] = []
+        keys(item.body, into: &found)
+        let slot = parent.count
+        parent.append(slot)
+        slots.append(slot)
+        for key in found {
+            if let other = slotOfKey[key] {
+                let (a, b) = (find(other), find(slot))
+                if a != b { parent[a] = b }
+            } else {
+                slotOfKey[key] = slot
+            }
+        }
+    }
+    return slots.map { find($0) }
 }
 
 /// Signs workload lines with the organizations' keys (from the testnet's keys folder) and a fresh key per enterprise.
@@ -167,6 +225,7 @@ final class BenchSigner: @unchecked Sendable {
                 enterpriseKeys[taxId] = try PrivateKey.generate(suite: suite)
             }
         }
+        let groups = dependencyGroups(items)
         let slots = ConcurrentSlots<BenchTransaction>(count: items.count)
         let failures = ConcurrentSlots<String>(count: items.count)
         let (orgKeys, entKeys, stranger, chainId, hash) = (organizationKeys, enterpriseKeys, strangerKey, chainId, suite.hashAlgorithm)
@@ -181,7 +240,8 @@ final class BenchSigner: @unchecked Sendable {
                 if item.kind == .issueCertificate, item.expect.error == nil, case .object(let o) = item.body, case .string(let n)? = o["certificateNumber"] {
                     number = n
                 }
-                slots[i] = BenchTransaction(id: signed.id(hash), json: Array(try JSONEncoder().encode(signed)), kind: item.kind, certificateNumber: number)
+                slots[i] = BenchTransaction(id: signed.id(hash), json: Array(try JSONEncoder().encode(signed)), kind: item.kind, certificateNumber: number,
+                                            expectsError: item.expect.error != nil, group: groups[i])
             } catch {
                 failures[i] = "workload seq \(item.seq): \(describe(error))"
             }
@@ -198,6 +258,8 @@ struct PhaseFigures {
     var committed = 0
     var ok = 0
     var errors = 0
+    var expectedErrors = 0
+    var errorCodes: [String: Int] = [:]
     var blocks = 0
     var latenciesMs: [Double] = []
     var firstSubmit = 0.0
@@ -217,6 +279,7 @@ final class CommitTracker: @unchecked Sendable {
     private var phase = PhaseFigures()
     private var okCertificates: [String] = []
     private var watchedCertificates: [[UInt8]: String] = [:]
+    private var expectingError: Set<[UInt8]> = []
     private var chainTransactions = 0
     private var chainHeight: UInt64 = 0
     private let done = ManagedFlag()
@@ -245,6 +308,7 @@ final class CommitTracker: @unchecked Sendable {
         lock.withLock {
             pending[transaction.id] = time
             if let number = transaction.certificateNumber { watchedCertificates[transaction.id] = number }
+            if transaction.expectsError { expectingError.insert(transaction.id) }
             phase.submitted += 1
             if phase.firstSubmit == 0 || time < phase.firstSubmit { phase.firstSubmit = time }
         }
@@ -255,6 +319,7 @@ final class CommitTracker: @unchecked Sendable {
         lock.withLock {
             if pending.removeValue(forKey: id) != nil { phase.refused += 1 }
             watchedCertificates[id] = nil
+            expectingError.remove(id)
         }
     }
 
@@ -273,48 +338,51 @@ final class CommitTracker: @unchecked Sendable {
             var figures = phase
             figures.unfinished = pending.count
             pending.removeAll()
+            watchedCertificates.removeAll()
+            expectingError.removeAll()
             phase = PhaseFigures()
             return figures
         }
     }
 
+    /// Reads block after block (one request per block; a 404 means "not yet", checked again 2 ms later).
     private func poll() {
         var next: UInt64 = 1
         // Bounded by `stop()`.
         while !done.isSet {
-            guard let status = try? benchReadJSON(client, "/v1/status", as: StatusResponse.self) else {
+            guard let response = try? benchRead(client, "/v1/blocks/\(next)?receipts=true") else {
                 usleep(50_000)
                 continue
             }
-            if status.height < next {
+            guard response.status == 200, let block = try? JSONDecoder().decode(BlockResponse.self, from: Data(response.body)) else {
                 usleep(2_000)
                 continue
             }
-            while next <= status.height, !done.isSet {
-                guard let block = try? benchReadJSON(client, "/v1/blocks/\(next)?receipts=true", as: BlockResponse.self) else { break }
-                let now = benchNow()
-                lock.withLock {
-                    chainTransactions += block.transactions.count
-                    chainHeight = next
-                    var matched = false
-                    for receipt in block.receipts ?? [] {
-                        guard let submitted = pending.removeValue(forKey: receipt.txHash) else { continue }
-                        matched = true
-                        phase.committed += 1
-                        phase.latenciesMs.append((now - submitted) * 1000)
-                        phase.lastCommit = max(phase.lastCommit, now)
-                        let number = watchedCertificates.removeValue(forKey: receipt.txHash)
-                        if case .ok = receipt.result {
-                            phase.ok += 1
-                            if let number { okCertificates.append(number) }
-                        } else {
-                            phase.errors += 1
-                        }
+            let now = benchNow()
+            lock.withLock {
+                chainTransactions += block.transactions.count
+                chainHeight = next
+                var matched = false
+                for receipt in block.receipts ?? [] {
+                    guard let submitted = pending.removeValue(forKey: receipt.txHash) else { continue }
+                    matched = true
+                    phase.committed += 1
+                    phase.latenciesMs.append((now - submitted) * 1000)
+                    phase.lastCommit = max(phase.lastCommit, now)
+                    let number = watchedCertificates.removeValue(forKey: receipt.txHash)
+                    let expected = expectingError.remove(receipt.txHash) != nil
+                    if let code = receipt.result.errorCode {
+                        phase.errors += 1
+                        if expected { phase.expectedErrors += 1 }
+                        phase.errorCodes[code.rawValue, default: 0] += 1
+                    } else {
+                        phase.ok += 1
+                        if let number { okCertificates.append(number) }
                     }
-                    if matched { phase.blocks += 1 }
                 }
-                next += 1
+                if matched { phase.blocks += 1 }
             }
+            next += 1
         }
     }
 }
@@ -326,22 +394,24 @@ struct BenchSubmitter {
     let clients: Int
     let tracker: CommitTracker
 
-    /// Posts every transaction; with `rate`, transaction i is sent no earlier than i/rate seconds after the start.
-    /// Stops early (and returns how many were sent) once `deadline` (monotonic seconds) passes.
-    @discardableResult
-    func submit(_ transactions: [BenchTransaction], rate: Double? = nil, deadline: Double = .infinity) -> Int {
-        let next = ConcurrentCounter()
+    /// Posts every transaction; with `rate`, transaction i is sent no earlier than i/rate seconds after the start (open loop).
+    /// Each dependency group goes to one client, in order. Stops early once `deadline` (monotonic seconds) passes.
+    func submit(_ transactions: [BenchTransaction], rate: Double? = nil, deadline: Double = .infinity) {
+        let count = max(1, min(clients, transactions.count))
+        var queues = Array(repeating: [Int](), count: count)
+        for (i, transaction) in transactions.enumerated() {
+            var hasher = Hasher()
+            hasher.combine(transaction.group)
+            queues[Int(UInt(bitPattern: hasher.finalize()) % UInt(count))].append(i)
+        }
         let start = benchNow()
-        let (host, port, tracker) = (host, port, tracker)
-        runThreads(max(1, min(clients, transactions.count))) { _ in
+        let (host, port, tracker, lanes) = (host, port, tracker, queues)
+        runThreads(count) { lane in
             let client = HTTPClient(host: host, port: port, timeoutSeconds: 30)
-            // Bounded by the transaction count.
-            while true {
-                let i = next.increment()
-                guard i < transactions.count else { return }
+            // Bounded by the lane's length.
+            for i in lanes[lane] {
                 if let rate {
-                    let due = start + Double(i) / rate
-                    let wait = due - benchNow()
+                    let wait = start + Double(i) / rate - benchNow()
                     if wait > 0 { usleep(UInt32(min(wait, 10) * 1_000_000)) }
                 }
                 if benchNow() > deadline { return }
@@ -363,18 +433,7 @@ struct BenchSubmitter {
                 }
             }
         }
-        return min(next.value, transactions.count)
     }
-}
-
-/// A counter several threads take numbers from.
-final class ConcurrentCounter: @unchecked Sendable {
-    private let lock = NSLock()
-    private var count = 0
-    /// The current value, then one more.
-    func increment() -> Int { lock.withLock { defer { count += 1 }; return count } }
-    /// The current value.
-    var value: Int { lock.withLock { count } }
 }
 
 /// Latency percentiles of unsorted samples (milliseconds).

@@ -27,6 +27,7 @@ func benchCommand(_ arguments: Arguments) throws -> Int32 {
     options.growthSeconds = Double(try arguments.int("growth-seconds", default: Int(options.growthSeconds)))
     options.phaseSeconds = Double(try arguments.int("phase-seconds", default: Int(options.phaseSeconds)))
     options.queryThreads = try arguments.int("query-threads", default: options.queryThreads)
+    options.perfSeconds = try arguments.int("perf-seconds", default: 0)
     options.workloadDirectory = arguments.options["workload"]
     options.commit = arguments.options["commit"] ?? options.commit
     if let label = arguments.options["label"] { options.label = label }
