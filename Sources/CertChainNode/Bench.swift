@@ -37,6 +37,8 @@ public final class Bench: @unchecked Sendable {
         public var growthSeconds: Double = 60
         /// Length of the half-rate latency run and of the query run, each.
         public var phaseSeconds: Double = 10
+        /// Offered rate of the latency run (nil: half the measured maximum).
+        public var latencyRate: Double?
         /// Query threads of the query run.
         public var queryThreads = 8
         /// Give up waiting for one phase's commits after this long.
@@ -288,7 +290,7 @@ public final class Bench: @unchecked Sendable {
         let cpuPerTransaction = cpuSeconds / Double(max(committedTimed, 1))
 
         // Latency run: paced at half the measured rate.
-        let halfRate = max(1, throughput / 2)
+        let halfRate = max(1, options.latencyRate ?? throughput / 2)
         let latencyCount = Int(halfRate * options.phaseSeconds)
         let latencyLines = reader.next(latencyCount)
         consumed += latencyLines.count

@@ -27,6 +27,10 @@ func benchCommand(_ arguments: Arguments) throws -> Int32 {
     options.growthSeconds = Double(try arguments.int("growth-seconds", default: Int(options.growthSeconds)))
     options.phaseSeconds = Double(try arguments.int("phase-seconds", default: Int(options.phaseSeconds)))
     options.queryThreads = try arguments.int("query-threads", default: options.queryThreads)
+    if let text = arguments.options["latency-rate"] {
+        guard let rate = Double(text), rate > 0 else { throw CLIError(description: "--latency-rate must be a positive number", usage: true) }
+        options.latencyRate = rate
+    }
     options.perfSeconds = try arguments.int("perf-seconds", default: 0)
     options.workloadDirectory = arguments.options["workload"]
     options.commit = arguments.options["commit"] ?? options.commit

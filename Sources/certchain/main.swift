@@ -36,7 +36,7 @@ let usage = """
       certchain block HEIGHT --api URL
       certchain verify FILE --genesis genesis.json      check a saved ?proof=true answer offline (exit 0 = valid)
       certchain bench [--profile quick|full] [--validators 4] [--suite S] [--certificates N] [--clients 16] [--slice N] [--slices K]
-                      [--growth-seconds S] [--phase-seconds S] [--perf-seconds S] [--workload DIR] [--dir DIR] [--out FILE]   benchmark suite
+                      [--growth-seconds S] [--phase-seconds S] [--latency-rate R] [--perf-seconds S] [--workload DIR] [--dir DIR] [--out FILE]   benchmark suite
 
     """
 
