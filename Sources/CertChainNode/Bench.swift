@@ -70,6 +70,10 @@ public final class Bench: @unchecked Sendable {
         public var transactions: Int
         /// Committed transactions per second in this slice.
         public var transactionsPerSecond: Double
+        /// Validator CPU per committed transaction in this slice, all validators together (less sensitive to other load than the rate).
+        public var cpuMicrosecondsPerTransaction: Double
+        /// Largest validator resident memory after this slice.
+        public var validatorResidentMegabytes: Double
     }
 
     /// A target from issue 5 and whether this run met it.
@@ -135,10 +139,14 @@ public final class Bench: @unchecked Sendable {
         /// Data folders of all validators (WAL included) ÷ validators ÷ transactions on chain.
         public var bytesPerTransaction: Double
         public var chainTransactions: Int
+        /// Largest resident memory of a validator once the chain is settled (the ledger keeps its state in memory).
+        public var validatorResidentMegabytes: Double
         public var chainHeight: UInt64
         /// Transactions per growth slice.
         public var growthSliceTransactions: Int
         public var growth: [GrowthSlice]
+        /// Why the growth run stopped: `slices`, `time`, `workload` or `memory` (less than 15 % of RAM left).
+        public var growthStoppedBy: String
         /// Last slice's rate ÷ first slice's rate.
         public var growthLastToFirst: Double
         /// Blocks synced by a validator started empty, and how fast.
@@ -261,8 +269,16 @@ public final class Bench: @unchecked Sendable {
         var committedTimed = 0
         var blocksTimed = 0
         var reserve = 0
-        // Bounded by slicesMax, the time budget and the workload's length.
-        while growth.count < options.slicesMax, timed < options.growthSeconds, totalLines - consumed - reserve >= min(options.sliceTransactions, 100) {
+        var stoppedBy = "workload"
+        // Bounded by slicesMax, the time budget, memory and the workload's length.
+        while totalLines - consumed - reserve >= min(options.sliceTransactions, 100) {
+            if growth.count >= options.slicesMax { stoppedBy = "slices"; break }
+            if timed >= options.growthSeconds { stoppedBy = "time"; break }
+            if availableMemoryShare() < 0.15 {
+                stoppedBy = "memory"
+                log("growth run stopped: less than 15 % of the machine's memory is left")
+                break
+            }
             let lines = reader.next(min(options.sliceTransactions, max(1, totalLines - consumed - reserve)))
             guard !lines.isEmpty else { break }
             consumed += lines.count
@@ -272,17 +288,22 @@ public final class Bench: @unchecked Sendable {
             let cpuBefore = pids.compactMap(processCPUSeconds).reduce(0, +)
             submitter.submit(transactions)
             let figures = tracker.finishPhase(timeout: options.commitTimeoutSeconds)
-            cpuSeconds += pids.compactMap(processCPUSeconds).reduce(0, +) - cpuBefore
+            let sliceCPU = pids.compactMap(processCPUSeconds).reduce(0, +) - cpuBefore
+            cpuSeconds += sliceCPU
             account(figures)
             timed += figures.seconds
             committedTimed += figures.committed
             blocksTimed += figures.blocks
             saturated += figures.latenciesMs
             growth.append(GrowthSlice(slice: growth.count + 1, chainTransactionsBefore: before, transactions: figures.committed,
-                                      transactionsPerSecond: figures.transactionsPerSecond))
-            log(String(format: "growth slice %d: %d committed (%d ok, %d error, %d refused) in %.1f s = %.0f tx/s; load %@",
+                                      transactionsPerSecond: figures.transactionsPerSecond,
+                                      cpuMicrosecondsPerTransaction: sliceCPU / Double(max(figures.committed, 1)) * 1e6,
+                                      validatorResidentMegabytes: pids.compactMap(processResidentMegabytes).max() ?? 0))
+            log(String(format: "growth slice %d: %d committed (%d ok, %d error, %d refused) in %.1f s = %.0f tx/s, %.0f µs CPU/tx, RSS %.0f MB; load %@",
                        growth.count, figures.committed, figures.ok, figures.errors, figures.refused, figures.seconds,
-                       figures.transactionsPerSecond, benchLoadAverage().map { String(format: "%.2f", $0) }.joined(separator: " ")))
+                       figures.transactionsPerSecond, growth[growth.count - 1].cpuMicrosecondsPerTransaction,
+                       growth[growth.count - 1].validatorResidentMegabytes,
+                       benchLoadAverage().map { String(format: "%.2f", $0) }.joined(separator: " ")))
             // Keep enough transactions for the half-rate latency and query runs.
             reserve = Int((Double(committedTimed) / max(timed, 0.001) / 2 * options.phaseSeconds * 2 * 1.1).rounded(.up))
         }
@@ -349,8 +370,10 @@ public final class Bench: @unchecked Sendable {
         // Disk, once every validator has the whole chain.
         let chain = try settle(apis: apis, tracker: tracker)
         let bytes = genesis.validators.indices.map { directoryBytes(testnet.nodeDirectory($0) + "/data") }.reduce(0, +)
+        let resident = genesis.validators.indices.compactMap { testnet.runningPid($0).flatMap(processResidentMegabytes) }.max() ?? 0
         let bytesPerTransaction = Double(bytes) / Double(options.validators) / Double(max(chain.transactions, 1))
-        log(String(format: "chain: %d blocks, %d transactions; %.0f bytes per transaction per validator", chain.height, chain.transactions, bytesPerTransaction))
+        log(String(format: "chain: %d blocks, %d transactions; %.0f bytes per transaction per validator; validator RSS up to %.0f MB",
+                   chain.height, chain.transactions, bytesPerTransaction, resident))
 
         // Catch-up: a validator (not the primary, not the followed one when there is a choice) restarted empty.
         var catchUp = (blocks: UInt64(0), seconds: 0.0)
@@ -407,8 +430,9 @@ public final class Bench: @unchecked Sendable {
             saturatedLatencyMsP50: saturatedLatency.p50, saturatedLatencyMsP99: saturatedLatency.p99, saturatedLatencyMsMax: saturatedLatency.max,
             receiptsOk: totals.ok, receiptsError: totals.errors,
             receiptsErrorExpected: totals.expectedErrors, receiptErrorCodes: totals.errorCodes, refused: totals.refused, neverCommitted: totals.unfinished,
-            bytesPerTransaction: bytesPerTransaction, chainTransactions: chain.transactions, chainHeight: chain.height,
-            growthSliceTransactions: options.sliceTransactions, growth: growth, growthLastToFirst: growthRatio,
+            bytesPerTransaction: bytesPerTransaction, chainTransactions: chain.transactions,
+            validatorResidentMegabytes: resident, chainHeight: chain.height,
+            growthSliceTransactions: options.sliceTransactions, growth: growth, growthStoppedBy: stoppedBy, growthLastToFirst: growthRatio,
             catchUpBlocks: catchUp.blocks, catchUpSeconds: catchUp.seconds,
             catchUpBlocksPerSecond: Double(catchUp.blocks) / max(catchUp.seconds, 0.001),
             catchUpTransactionsPerSecond: catchUpTransactionsPerSecond, liveBlocksPerSecond: liveBlocksPerSecond, catchUpRatio: catchUpRatio,

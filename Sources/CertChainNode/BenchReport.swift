@@ -19,7 +19,9 @@ public enum BenchReport {
             ("receipts ok / error / refused / never committed", "\(r.receiptsOk) / \(r.receiptsError) / \(r.refused) / \(r.neverCommitted) (\(r.receiptsErrorExpected) errors expected by the workload)"),
             ("error receipts by code", r.receiptErrorCodes.sorted { $0.value > $1.value }.prefix(6).map { "\($0.key) \($0.value)" }.joined(separator: ", ")),
             ("bytes on disk per transaction", "\(f(r.bytesPerTransaction)) (\(r.chainTransactions) txs, \(r.chainHeight) blocks)"),
+            ("validator resident memory (largest)", "\(f(r.validatorResidentMegabytes)) MB"),
             ("growth, tx/s per \(r.growthSliceTransactions)-tx slice", r.growth.map { f($0.transactionsPerSecond) }.joined(separator: ", ") + " (last ÷ first \(f(r.growthLastToFirst, 2)))"),
+            ("growth, validator CPU µs per tx per slice", r.growth.map { f($0.cpuMicrosecondsPerTransaction) }.joined(separator: ", ")),
             ("catch-up", "\(r.catchUpBlocks) blocks in \(f(r.catchUpSeconds, 2)) s = \(f(r.catchUpBlocksPerSecond)) blocks/s, \(f(r.catchUpTransactionsPerSecond)) tx/s (live \(f(r.liveBlocksPerSecond, 1)) blocks/s); ratio \(f(r.catchUpRatio, 1))"),
             ("queries (\(r.queryThreads) threads, under load)", "\(f(r.queriesPerSecond)) /s, p50 \(f(r.queryLatencyMsP50, 2)) ms, p99 \(f(r.queryLatencyMsP99, 2)) ms, \(r.queryErrors) errors"),
         ]

@@ -51,6 +51,25 @@ func processCPUSeconds(_ pid: Int32) -> Double? {
     return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
 }
 
+/// Resident memory of a process in megabytes, from /proc/<pid>/status (VmRSS); nil if it is gone.
+func processResidentMegabytes(_ pid: Int32) -> Double? {
+    guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+        let line = text.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
+        let kilobytes = Double(line.split(separator: " ").dropFirst().first ?? "")
+    else { return nil }
+    return kilobytes / 1024
+}
+
+/// MemAvailable ÷ MemTotal from /proc/meminfo (1 if unreadable).
+func availableMemoryShare() -> Double {
+    guard let text = try? String(contentsOfFile: "/proc/meminfo", encoding: .utf8) else { return 1 }
+    func field(_ name: String) -> Double? {
+        text.split(separator: "\n").first { $0.hasPrefix(name + ":") }.flatMap { Double($0.split(separator: " ").dropFirst().first ?? "") }
+    }
+    guard let total = field("MemTotal"), let available = field("MemAvailable"), total > 0 else { return 1 }
+    return available / total
+}
+
 /// Total size in bytes of the regular files under `path` (SQLite database, WAL and shared memory included).
 func directoryBytes(_ path: String) -> Int64 {
     guard let enumerator = FileManager.default.enumerator(atPath: path) else { return 0 }
