@@ -90,15 +90,25 @@ public final class Bench: @unchecked Sendable {
 
     /// Everything a run measured (written as bench-results/latest.json).
     public struct Results: Codable, Sendable {
+        /// Label of the run (`quick`, `full`, `test`…).
         public var label: String
+        /// Signature suite of the chain.
         public var suite: String
+        /// Number of validators.
         public var validators: Int
+        /// Commit the figures were measured on.
         public var commit: String
+        /// When the run ended (ISO 8601).
         public var date: String
+        /// 1/5/15-minute load average when the run started.
         public var loadAverageBefore: [Double]
+        /// 1/5/15-minute load average when the run ended.
         public var loadAverageAfter: [Double]
+        /// Cores of the machine.
         public var cores: Int
+        /// Concurrent submitting clients.
         public var clients: Int
+        /// Lines of the workload's transactions.jsonl.
         public var workloadTransactions: Int
         /// Committed transactions per second at full speed (growth run, all slices).
         public var transactionsPerSecond: Double
@@ -116,55 +126,75 @@ public final class Bench: @unchecked Sendable {
         public var cpuSecondsPerTransaction: Double
         /// cpuSecondsPerTransaction ÷ one verification (1.0 = a validator does nothing but verify each transaction once).
         public var overheadRatio: Double
-        /// Submit-to-commit latency at half the measured maximum rate (paced, open loop).
+        /// Median submit-to-commit latency at half the measured maximum rate (paced, open loop).
         public var latencyMsP50: Double
+        /// 99th percentile of the same.
         public var latencyMsP99: Double
+        /// Largest of the same.
         public var latencyMsMax: Double
-        /// Offered rate of the latency run and what it achieved.
+        /// Offered rate of the latency run (half the measured maximum unless overridden).
         public var latencyRunOfferedPerSecond: Double
+        /// Committed transactions per second the latency run achieved.
         public var latencyRunTransactionsPerSecond: Double
-        /// Submit-to-commit latency at full speed (queueing included).
+        /// Median submit-to-commit latency at full speed (queueing included).
         public var saturatedLatencyMsP50: Double
+        /// 99th percentile of the same.
         public var saturatedLatencyMsP99: Double
+        /// Largest of the same.
         public var saturatedLatencyMsMax: Double
-        /// Receipts of all measured phases: ok, error (business rule), refused at admission, never committed.
+        /// Ok receipts in all measured phases (setup included).
         public var receiptsOk: Int
+        /// Error receipts (business rules) in all measured phases.
         public var receiptsError: Int
         /// Error receipts the workload expected (its deliberate bad requests); the rest come from concurrent reordering.
         public var receiptsErrorExpected: Int
         /// Error receipts by error code.
         public var receiptErrorCodes: [String: Int]
+        /// Submissions the node refused at admission.
         public var refused: Int
+        /// Submissions without a receipt when their phase timed out.
         public var neverCommitted: Int
         /// Data folders of all validators (WAL included) ÷ validators ÷ transactions on chain.
         public var bytesPerTransaction: Double
+        /// Transactions on chain (setup included).
         public var chainTransactions: Int
         /// Largest resident memory of a validator once the chain is settled (the ledger keeps its state in memory).
         public var validatorResidentMegabytes: Double
+        /// Blocks on chain.
         public var chainHeight: UInt64
         /// Transactions per growth slice.
         public var growthSliceTransactions: Int
+        /// Throughput per growth slice.
         public var growth: [GrowthSlice]
         /// Why the growth run stopped: `slices`, `time`, `workload` or `memory` (less than 15 % of RAM left).
         public var growthStoppedBy: String
         /// Last slice's rate ÷ first slice's rate.
         public var growthLastToFirst: Double
-        /// Blocks synced by a validator started empty, and how fast.
+        /// Blocks synced by a validator started empty.
         public var catchUpBlocks: UInt64
+        /// Seconds from starting the empty validator to its reaching the chain's height.
         public var catchUpSeconds: Double
+        /// Blocks per second during catch-up.
         public var catchUpBlocksPerSecond: Double
+        /// Transactions per second during catch-up.
         public var catchUpTransactionsPerSecond: Double
         /// Blocks per second committed live at full speed.
         public var liveBlocksPerSecond: Double
         /// Catch-up transactions per second ÷ live (full-speed) transactions per second.
         public var catchUpRatio: Double
-        /// Query run: `GET /v1/certificates/{number}` on one validator while the chain is under load.
+        /// Query run: `GET /v1/certificates/{number}` answers per second on one validator while the chain is under load.
         public var queriesPerSecond: Double
+        /// Median query latency.
         public var queryLatencyMsP50: Double
+        /// 99th percentile query latency.
         public var queryLatencyMsP99: Double
+        /// Queries that failed or did not answer 200.
         public var queryErrors: Int
+        /// Threads of the query run.
         public var queryThreads: Int
+        /// The targets, each met or not.
         public var targets: [Target]
+        /// Wall time of the whole run.
         public var elapsedSeconds: Double
     }
 
@@ -455,8 +485,7 @@ public final class Bench: @unchecked Sendable {
         }
     }
 
-    /// CPU seconds of one single-threaded verification of a transaction-sized message (thread CPU time, so that other
-    /// processes on a shared machine do not inflate it; at most 20,000 verifications or about half a CPU second).
+    /// CPU seconds of one verification of a 600-byte message, in thread CPU time (at most 20,000 or about 0.5 CPU s).
     func measureVerification() throws -> Double {
         let key = try PrivateKey.generate(suite: options.suite)
         let message = (0..<600).map { UInt8(truncatingIfNeeded: $0 &* 31) }

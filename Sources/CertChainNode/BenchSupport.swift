@@ -160,13 +160,11 @@ struct BenchTransaction: Sendable {
     var kind: TransactionKind
     var certificateNumber: String?
     var expectsError: Bool
-    /// Transactions of one group depend on each other (shared declaration, application, certificate or claim): one client
-    /// submits them in workload order, so that the primary's FIFO mempool keeps that order in blocks.
+    /// Dependency group (shared declaration, application, certificate or claim): one client posts a group in workload order.
     var group = 0
 }
 
-/// Groups a chunk of transactions by the business keys they share (union-find over declaration, application,
-/// certificate and claim identifiers); returns a group number per transaction.
+/// A group number per transaction: union-find over the declaration, application, certificate and claim ids they share.
 func dependencyGroups(_ items: [WorkloadTransaction]) -> [Int] {
     var parent: [Int] = []
     var slotOfKey: [String: Int] = [:]
@@ -413,8 +411,7 @@ struct BenchSubmitter {
     let clients: Int
     let tracker: CommitTracker
 
-    /// Posts every transaction; with `rate`, transaction i is sent no earlier than i/rate seconds after the start (open loop).
-    /// Each dependency group goes to one client, in order. Stops early once `deadline` (monotonic seconds) passes.
+    /// Posts every transaction, one client per dependency group, at full speed or with `rate` open loop, until `deadline`.
     func submit(_ transactions: [BenchTransaction], rate: Double? = nil, deadline: Double = .infinity) {
         let count = max(1, min(clients, transactions.count))
         var queues = Array(repeating: [Int](), count: count)
