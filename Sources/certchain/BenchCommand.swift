@@ -1,5 +1,10 @@
 import CertChainNode
+import Dispatch
 import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// `certchain bench [--profile quick|full] [--validators N] [--suite S] [--dir DIR] [--out FILE] …`: runs the benchmark suite.
 func benchCommand(_ arguments: Arguments) throws -> Int32 {
@@ -39,9 +44,26 @@ func benchCommand(_ arguments: Arguments) throws -> Int32 {
         options.phaseSeconds >= 1
     else { throw CLIError(description: "bench: counts and durations must be at least 1", usage: true) }
     let out = arguments.options["out"] ?? "bench-results/latest.json"
+    let sources = stopValidatorsOnSignal(Testnet(directory: directory + "/network"))
+    defer { sources.forEach { $0.cancel() } }
     let results = try Bench(options: options) { line in print("bench: \(line)") }.run()
     print(BenchReport.text(results))
     try BenchReport.write(results, to: out)
     print("results written to \(out)")
     return 0
+}
+
+/// On SIGINT/SIGTERM, stops the benchmark's validators (they run in sessions of their own) before exiting.
+func stopValidatorsOnSignal(_ testnet: Testnet) -> [DispatchSourceSignal] {
+    [SIGINT, SIGTERM].map { signalNumber in
+        signal(signalNumber, SIG_IGN)
+        let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: DispatchQueue(label: "certchain.bench.signals"))
+        source.setEventHandler {
+            FileHandle.standardError.write(Data("bench: interrupted; stopping validators\n".utf8))
+            for index in 0..<64 where testnet.runningPid(index) != nil { testnet.stopNode(index, graceSeconds: 5) }
+            exit(130)
+        }
+        source.resume()
+        return source
+    }
 }
