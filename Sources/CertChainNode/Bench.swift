@@ -22,7 +22,7 @@ public final class Bench: @unchecked Sendable {
         /// Signature suite of the chain.
         public var suite: SignatureSuite = .sm2sm3
         /// Certificates in the generated workload.
-        public var certificates = 6_000
+        public var certificates = 8_000
         /// Seed of the generated workload.
         public var seed: UInt64 = 7
         /// Use this workload folder instead of generating one.
@@ -301,7 +301,8 @@ public final class Bench: @unchecked Sendable {
         var reserve = 0
         var stoppedBy = "workload"
         // Bounded by slicesMax, the time budget, memory and the workload's length.
-        while totalLines - consumed - reserve >= min(options.sliceTransactions, 100) {
+        // After the first slice only whole slices run, so that every slice's rate is comparable.
+        while totalLines - consumed - reserve >= (growth.isEmpty ? min(options.sliceTransactions, 100) : options.sliceTransactions) {
             if growth.count >= options.slicesMax { stoppedBy = "slices"; break }
             if timed >= options.growthSeconds { stoppedBy = "time"; break }
             if availableMemoryShare() < 0.15 {
