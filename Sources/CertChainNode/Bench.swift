@@ -361,7 +361,6 @@ public final class Bench: @unchecked Sendable {
         let certificates = tracker.certificates
         let queryNode = try HostPort(genesis.validators[followed].apiAddress)
         let queryResult = ConcurrentSlots<(count: Int, errors: Int, latencies: [Double])>(count: options.queryThreads)
-        let queryDone = ManagedFlag()
         let load = Thread {
             submitter.submit(queryTransactions, rate: halfRate, deadline: benchNow() + self.options.phaseSeconds * 2)
         }
@@ -387,7 +386,6 @@ public final class Bench: @unchecked Sendable {
             }
         }
         let querySeconds = benchNow() - queryStart
-        queryDone.set()
         // Bounded by the load thread's deadline.
         while !load.isFinished { usleep(10_000) }
         account(tracker.finishPhase(timeout: options.commitTimeoutSeconds))
