@@ -40,6 +40,8 @@ let usage = """
       certchain verify FILE --genesis genesis.json      check a saved ?proof=true answer offline (exit 0 = valid)
       certchain login --api URL [AUTH] [--ttl SECONDS] [--certificate NUMBER]
                                                         open a browser session; prints http://HOST/ui/#token=… to open
+      certchain bench [--profile quick|full] [--validators 4] [--suite S] [--certificates N] [--clients 16] [--slice N] [--slices K]
+                      [--growth-seconds S] [--phase-seconds S] [--latency-rate R] [--perf-seconds S] [--workload DIR] [--dir DIR] [--out FILE]   benchmark suite
 
     """
 
@@ -346,6 +348,7 @@ func run() throws -> Int32 {
     case "submit": try submitCommand(arguments)
     case "verify": return try verifyCommand(arguments)
     case "login": try loginCommand(arguments)
+    case "bench": return try benchCommand(arguments)
     case "status": printJSON(try get(try client(arguments), "/v1/status"))
     case "certificate", "history", "tx", "block", "get":
         guard let key = arguments.positional.first else { throw CLIError(description: "\(all[1]) needs an argument", usage: true) }

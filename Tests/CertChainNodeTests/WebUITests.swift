@@ -213,8 +213,13 @@ final class WebUITests: XCTestCase {
             XCTAssertEqual(out.trimmingCharacters(in: .newlines), payload)
         }
 
-        // Screenshot of the certificate for docs/WEB.md.
-        let screenshot = Self.repositoryRoot.appendingPathComponent("docs/screenshots/certificate.png")
+        // Screenshot of the certificate: into a temporary file, or docs/screenshots/ when CERTCHAIN_UPDATE_SCREENSHOT is set
+        // (so a test run never rewrites a tracked file by accident).
+        let screenshot =
+            ProcessInfo.processInfo.environment["CERTCHAIN_UPDATE_SCREENSHOT"] != nil
+            ? Self.repositoryRoot.appendingPathComponent("docs/screenshots/certificate.png")
+            : FileManager.default.temporaryDirectory.appendingPathComponent("certchain-certificate-\(UUID().uuidString).png")
+        defer { if ProcessInfo.processInfo.environment["CERTCHAIN_UPDATE_SCREENSHOT"] == nil { try? FileManager.default.removeItem(at: screenshot) } }
         try FileManager.default.createDirectory(at: screenshot.deletingLastPathComponent(), withIntermediateDirectories: true)
         _ = try browser(chromium, ["--screenshot=\(screenshot.path)", "--window-size=1200,1600", "--hide-scrollbars"], "\(base)/ui/#/cert/\(number)?token=\(token)")
         let png = try Data(contentsOf: screenshot)
