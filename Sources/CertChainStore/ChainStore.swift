@@ -96,7 +96,8 @@ public final class ChainStore: @unchecked Sendable {
                     height INTEGER NOT NULL REFERENCES blocks(height), idx INTEGER NOT NULL,
                     receipt BLOB NOT NULL, UNIQUE(height, idx)) WITHOUT ROWID
                 """,
-                "CREATE TABLE IF NOT EXISTS state(key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID",
+                // A rowid table: state records are ~1 KB, which in a WITHOUT ROWID table spill into mostly empty overflow pages.
+                "CREATE TABLE IF NOT EXISTS state(key TEXT PRIMARY KEY, value BLOB NOT NULL)",
                 "CREATE TABLE IF NOT EXISTS indexes(key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID",
                 "CREATE TABLE IF NOT EXISTS consensus(key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID",
                 "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID",
