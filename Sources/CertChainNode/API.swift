@@ -34,7 +34,7 @@ extension Node {
         case ("GET", 1) where parts == ["metrics"]: return metrics()
         case ("POST", 2) where parts == ["v1", "transactions"]: return submit(request.body)
         case ("GET", 3) where parts[0] == "v1" && parts[1] == "transactions": return transaction(parts[2])
-        case ("GET", 3) where parts[0] == "v1" && parts[1] == "blocks": return block(parts[2], withReceipts: request.query["receipts"] == "true")
+        case ("GET", 3) where parts[0] == "v1" && parts[1] == "blocks": return block(parts[2], withReceipts: request.query["receipts"] == "true", withTransactions: request.query["transactions"] == "true")
         case ("GET", 3) where parts[0] == "v1" && parts[1] == "certificates":
             return found(Ledger.certificate(number: parts[2], in: reader), what: "certificate \(parts[2])", code: "certificate-not-found")
         case ("GET", 4) where parts[0] == "v1" && parts[1] == "certificates" && parts[3] == "history":
@@ -145,7 +145,7 @@ extension Node {
         return .error(404, code: "transaction-not-found", message: "transaction \(hashText) is neither committed nor pending here")
     }
 
-    func block(_ heightText: String, withReceipts: Bool) -> HTTPResponse {
+    func block(_ heightText: String, withReceipts: Bool, withTransactions: Bool = false) -> HTTPResponse {
         guard let height = UInt64(heightText), height >= 1 else {
             return .error(400, code: "invalid-height", message: "\(heightText) is not a block height (1, 2, …)")
         }
@@ -164,7 +164,8 @@ extension Node {
             200,
             BlockResponse(
                 hash: Hex.encode(block.header.hash(hashAlgorithm)), header: HeaderJSON(block.header),
-                transactions: ids.map(Hex.encode), commitCertificate: CertificateJSON(certificate), receipts: receipts))
+                transactions: ids.map(Hex.encode), commitCertificate: CertificateJSON(certificate), receipts: receipts,
+                signedTransactions: withTransactions ? block.transactions : nil))
     }
 }
 
@@ -266,4 +267,6 @@ struct BlockResponse: Codable {
     var transactions: [String]
     var commitCertificate: CertificateJSON
     var receipts: [Receipt]?
+    /// The signed transactions themselves (`?transactions=true`), for provenance traces.
+    var signedTransactions: [SignedTransaction]?
 }

@@ -32,6 +32,7 @@ let usage = """
       certchain status --api URL
       certchain certificate NUMBER --api URL [--json] [AUTH]   the certificate as printed on the paper form
       certchain history NUMBER --api URL [--json] [AUTH]       every transaction that touched it
+      certchain trace NUMBER --api URL [AUTH]             provenance: declarations → application → issuance → claims → refunds
       certchain tx HASH --api URL [AUTH]
       certchain block HEIGHT --api URL [AUTH]
       certchain get PATH --api URL [AUTH] [--raw]              any API read, e.g. '/v1/certificates?agent=…&limit=20'
@@ -350,7 +351,7 @@ func run() throws -> Int32 {
     case "login": try loginCommand(arguments)
     case "bench": return try benchCommand(arguments)
     case "status": printJSON(try get(try client(arguments), "/v1/status"))
-    case "certificate", "history", "tx", "block", "get":
+    case "certificate", "history", "trace", "tx", "block", "get":
         guard let key = arguments.positional.first else { throw CLIError(description: "\(all[1]) needs an argument", usage: true) }
         let api = try client(arguments)
         let signer = try requestSigner(arguments, api)
@@ -361,6 +362,7 @@ func run() throws -> Int32 {
         case "history":
             let body = try get(api, "/v1/certificates/\(key)/history", signer: signer)
             if arguments.flags.contains("json") { printJSON(body) } else { print(try PaperForm.renderHistory(body)) }
+        case "trace": print(try ProvenanceTrace.render(number: key, get: { try get(api, $0, signer: signer) }))
         case "tx": printJSON(try get(api, "/v1/transactions/\(key)", signer: signer))
         case "get":
             let body = try get(api, key.hasPrefix("/") ? key : "/" + key, signer: signer)

@@ -69,6 +69,23 @@ final class NetworkTests: XCTestCase {
         XCTAssertGreaterThan(summary.nodes[0].height, 0)
         // The restarted backup caught up by state transfer (blocks fetched from peers, certificates checked).
         XCTAssertTrue(log(testnet, victim).contains("via sync"), log(testnet, victim))
+
+        // Provenance, as `certchain trace` prints it for an auditor: declaration → application → issuance → claim → refund.
+        let api = try HTTPClient(url: "http://\(genesis.validators[victim].apiAddress)")
+        let auditor = try XCTUnwrap(try RequestSigner.auditor(keysDirectory: testnet.keysDirectory, chainId: genesis.chainId))
+        let get: (String) throws -> [UInt8] = { path in
+            let response = try api.request("GET", path, headers: try auditor.headers(method: "GET", target: path))
+            guard response.status == 200 else { throw NodeError("GET \(path): \(response.status) \(String(decoding: response.body, as: UTF8.self))") }
+            return response.body
+        }
+        let trace = try ProvenanceTrace.render(number: "440300202100000001", get: get)
+        for expected in ["recordDeclaration", "customs declaration", "applyCertificate", "issued as 440300202100000001: handler",
+            "claimRefund", "reserves 990", "approveRefund", "refund (exemptCreditRefund)", "proof: certchain get", "signed by"]
+        {
+            XCTAssertTrue(trace.contains(expected), "trace lacks \(expected):\n\(trace)")
+        }
+        let revoked = try ProvenanceTrace.render(number: "440300202100000004", get: get)
+        XCTAssertTrue(revoked.contains("revoked: ") && revoked.contains("replaced by certificate 4403002021"), revoked)
     }
 
     /// A backup stopped with SIGSTOP and continued, and another whose data folder is wiped and which restarts
