@@ -66,7 +66,11 @@ extension Node {
         let claimed = identity?.text ?? request.headers[RequestAuthentication.identityHeader.lowercased()].map { "\($0) (unverified)" }
             ?? (request.headers["authorization"] != nil ? "(bearer)" : "-")
         let path = String(String.UnicodeScalarView(request.path.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7f ? "?" : $0 }))
-        log.warn("access refused: \(refusal.status) \(refusal.code) identity=\(claimed) \(request.method) \(path): \(refusal.message)")
+        if refusalLogLimiter.allow() {
+            let dropped = refusalLogLimiter.suppressed
+            log.warn("access refused: \(refusal.status) \(refusal.code) identity=\(claimed) \(request.method) \(path): \(refusal.message)"
+                + (dropped > 0 ? " (\(dropped) refusals not logged so far: rate limit)" : ""))
+        }
         var response = HTTPResponse.error(refusal.status, code: refusal.code, message: refusal.message)
         if refusal.status == 401 { response.headers.append(("WWW-Authenticate", "Bearer realm=\"certchain\", Certchain-Signature")) }
         return response
@@ -278,4 +282,32 @@ struct SessionResponse: Codable {
     var tokenType: String
     var identity: String
     var expiresAtMs: Int64
+}
+
+/// Lets at most `perSecond` events through each second (refusal log lines: a flood of bad requests must not
+/// fill the disk); the first line after a suppressed stretch says how many were dropped.
+final class RateLimiter: @unchecked Sendable {
+    private let lock = NSLock()
+    private let perSecond: Int
+    private var windowStart = Date()
+    private var used = 0
+    private(set) var suppressed = 0
+
+    init(perSecond: Int) { self.perSecond = perSecond }
+
+    /// Whether one more event may pass now.
+    func allow() -> Bool {
+        lock.withLock {
+            if Date().timeIntervalSince(windowStart) >= 1 {
+                windowStart = Date()
+                used = 0
+            }
+            guard used < perSecond else {
+                suppressed += 1
+                return false
+            }
+            used += 1
+            return true
+        }
+    }
 }

@@ -232,6 +232,7 @@ public final class Bench: @unchecked Sendable {
         create.validators = options.validators
         create.suite = options.suite
         let genesis = try testnet.create(create)
+        BenchAuditor.signer = try RequestSigner.auditor(keysDirectory: testnet.keysDirectory, chainId: genesis.chainId)
         defer { for index in genesis.validators.indices { testnet.stopNode(index, graceSeconds: 5) } }
         for index in genesis.validators.indices { try testnet.startNode(index, executable: options.executable) }
         for index in genesis.validators.indices {

@@ -9,7 +9,21 @@ import Foundation
 
 /// The one place the benchmark reads the API: request signing for the read API (auditor keys) goes here.
 func benchRead(_ client: HTTPClient, _ path: String) throws -> HTTPResponse {
-    try client.request("GET", path)
+    // Reads are signed as the benchmark network's auditor (the API refuses unsigned reads).
+    guard let auditor = BenchAuditor.signer else { return try client.request("GET", path) }
+    return try client.request("GET", path, headers: try auditor.headers(method: "GET", target: path))
+}
+
+/// The auditor identity the benchmark reads as, set once its network's keys exist.
+enum BenchAuditor {
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var current: RequestSigner?
+
+    /// The signer for reads (nil before the network is created).
+    static var signer: RequestSigner? {
+        get { lock.withLock { current } }
+        set { lock.withLock { current = newValue } }
+    }
 }
 
 /// GET through `benchRead`, decoded as JSON; throws on any status but 200.

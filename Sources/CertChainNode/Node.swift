@@ -19,6 +19,8 @@ public final class Node: @unchecked Sendable {
     var timer: DispatchSourceTimer?
     var transport: PeerTransport?
     var http: HTTPServer?
+    /// At most 20 access-refusal log lines a second.
+    let refusalLogLimiter = RateLimiter(perSecond: 20)
     /// Bearer tokens of browser sessions (docs/ACCESS.md).
     let sessions = SessionStore()
     /// Peer messages waiting for the driver; beyond `driverBacklogMax` new ones are dropped (a flooding
