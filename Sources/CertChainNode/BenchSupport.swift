@@ -14,6 +14,19 @@ func benchRead(_ client: HTTPClient, _ path: String) throws -> HTTPResponse {
     return try client.request("GET", path, headers: try auditor.headers(method: "GET", target: path))
 }
 
+/// A session token for the benchmark's auditor on the node behind `client` (`POST /v1/sessions`, signed).
+func benchSessionToken(_ client: HTTPClient) throws -> String {
+    guard let auditor = BenchAuditor.signer else { throw NodeError("no auditor key for a session") }
+    let body = Array("{}".utf8)
+    let response = try client.request(
+        "POST", "/v1/sessions", body: body,
+        headers: try auditor.headers(method: "POST", target: "/v1/sessions", body: body) + [("Content-Type", "application/json")])
+    guard response.status == 200 || response.status == 201,
+        let object = try JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any], let token = object["token"] as? String
+    else { throw NodeError("POST /v1/sessions answered \(response.status)") }
+    return token
+}
+
 /// The auditor identity the benchmark reads as, set once its network's keys exist.
 enum BenchAuditor {
     private static let lock = NSLock()
