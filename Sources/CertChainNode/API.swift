@@ -22,6 +22,10 @@ extension Node {
     /// Routes one HTTP request (SPEC section 7); runs on the server's connection thread.
     func handle(_ request: HTTPRequest) -> HTTPResponse {
         let parts = request.path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
+        // The most frequent read, answered from a cache checked against the committed value (AnswerCache.swift).
+        if request.method == "GET", parts.count == 3, parts[0] == "v1", parts[1] == "certificates", request.query.isEmpty {
+            return certificateAnswer(request, number: parts[2])
+        }
         // Authentication and authorization (AccessControl.swift); refusals and session endpoints answer here.
         if case .respond(let response) = checkAccess(request, parts) { return response }
         // Feature route groups, each in its own file; nil means "not mine".

@@ -23,10 +23,14 @@ public final class Node: @unchecked Sendable {
     let refusalLogLimiter = RateLimiter(perSecond: 20)
     /// Bearer tokens of browser sessions (docs/ACCESS.md).
     let sessions = SessionStore()
+    /// Encoded certificate answers keyed by the state value they came from (AnswerCache.swift).
+    let certificateAnswers = CertificateAnswerCache()
     /// Peer messages waiting for the driver; beyond `driverBacklogMax` new ones are dropped (a flooding
     /// peer cannot grow memory without bound; PBFT repeats what matters).
     let backlogLock = NSLock()
     var driverBacklog = 0
+    /// Frames queued per peer connection; the oldest is dropped beyond it.
+    static let peerQueueFramesMax = 4096
     /// Most peer messages queued for the driver at once.
     static let driverBacklogMax = 20_000
 
@@ -61,7 +65,12 @@ public final class Node: @unchecked Sendable {
         let p2p = try HostPort(me.p2pAddress)
         let transport = PeerTransport(
             listenHost: p2p.host, listenPort: p2p.port, frameBytesMax: WireLimits.frameBytesMax,
-            sendQueueFramesMax: 4096, authenticator: authenticator,
+            sendQueueFramesMax: Self.peerQueueFramesMax, authenticator: authenticator,
+            greeting: { [core] _ in
+                // A peer that (re)connects gets what is waiting here, oldest first, before any new gossip: a restarted
+                // validator (perhaps the primary) would otherwise order later transactions before ones it never saw.
+                core.mempool.oldest(countMax: Self.peerQueueFramesMax / 2).map { PeerMessage.transaction($0.encode()).encode() }
+            },
             onMessage: { [weak self] peer, payload in self?.receive(from: peer, payload) })
         try transport.start()
         for (i, validator) in validators.enumerated() where i != core.selfIndex {
