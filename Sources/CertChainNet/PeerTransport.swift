@@ -139,6 +139,8 @@ public final class PeerTransport: @unchecked Sendable {
     private let sendQueueFramesMax: Int
     private let auth: PeerAuthenticator
     private let onMessage: @Sendable (String, [UInt8]) -> Void
+    /// Payloads to send first on every new outbound connection (e.g. the transactions a restarted peer missed).
+    private let greeting: @Sendable (_ peerId: String) -> [[UInt8]]
 
     private let lock = NSLock()
     private var running = false
@@ -154,6 +156,7 @@ public final class PeerTransport: @unchecked Sendable {
     public init(
         listenHost: String, listenPort: UInt16, frameBytesMax: Int, sendQueueFramesMax: Int,
         authenticator: PeerAuthenticator,
+        greeting: @escaping @Sendable (_ peerId: String) -> [[UInt8]] = { _ in [] },
         onMessage: @escaping @Sendable (_ peerId: String, _ payload: [UInt8]) -> Void
     ) {
         precondition(frameBytesMax > 0 && sendQueueFramesMax > 0, "limits must be positive")
@@ -163,6 +166,7 @@ public final class PeerTransport: @unchecked Sendable {
         self.sendQueueFramesMax = sendQueueFramesMax
         self.auth = authenticator
         self.onMessage = onMessage
+        self.greeting = greeting
     }
 
     deinit {
@@ -403,7 +407,12 @@ public final class PeerTransport: @unchecked Sendable {
                 if (try? dialHandshake(fd, peer)) != nil {
                     backoffMs = Self.backoffMsMin
                     peer.cond.lock()
+                    // The greeting is taken while no other frame can be queued, so it goes out before anything sent
+                    // after it (a frame both in the greeting and broadcast again is a harmless duplicate).
+                    let first = greeting(peer.id).filter { $0.count <= frameBytesMax }.suffix(sendQueueFramesMax)
+                    peer.queue = first.map { FrameCodec.encode($0) }
                     peer.connected = true
+                    peer.cond.signal()
                     peer.cond.unlock()
                     sendLoop(fd, peer)
                 }

@@ -18,6 +18,8 @@ final class Mempool: @unchecked Sendable {
     private var entries: [[UInt8]: Entry] = [:]
     private var order: [[UInt8]] = []
     private var head = 0
+    /// Entries not marked proposed (kept so the proposer's batching check is O(1)).
+    private var unproposed = 0
     let capacity: Int
 
     init(capacity: Int) { self.capacity = capacity }
@@ -32,6 +34,7 @@ final class Mempool: @unchecked Sendable {
             if entries.count >= capacity { return .full }
             entries[id] = Entry(transaction: transaction, proposed: false)
             order.append(id)
+            unproposed += 1
             return .added
         }
     }
@@ -46,6 +49,7 @@ final class Mempool: @unchecked Sendable {
                 if var entry = entries[id], !entry.proposed {
                     entry.proposed = true
                     entries[id] = entry
+                    unproposed -= 1
                     batch.append((id, entry.transaction))
                 }
                 index += 1
@@ -54,29 +58,41 @@ final class Mempool: @unchecked Sendable {
         }
     }
 
-    /// Whether some transaction is waiting to be proposed.
-    var hasUnproposed: Bool {
+    /// The oldest `countMax` waiting transactions, proposed or not, in arrival order (for a peer that reconnects).
+    func oldest(countMax: Int) -> [SignedTransaction] {
         lock.withLock {
+            var result: [SignedTransaction] = []
             var index = head
-            while index < order.count {
-                if let entry = entries[order[index]], !entry.proposed { return true }
+            while index < order.count && result.count < countMax {
+                if let entry = entries[order[index]] { result.append(entry.transaction) }
                 index += 1
             }
-            return false
+            return result
         }
     }
+
+    /// Whether some transaction is waiting to be proposed.
+    var hasUnproposed: Bool { unproposedCount > 0 }
+
+    /// How many transactions wait to be proposed.
+    var unproposedCount: Int { lock.withLock { unproposed } }
 
     /// Makes transactions proposable again (their proposal did not commit).
     func unpropose(_ ids: [[UInt8]]) {
         lock.withLock {
-            for id in ids { entries[id]?.proposed = false }
+            for id in ids where entries[id]?.proposed == true {
+                entries[id]?.proposed = false
+                unproposed += 1
+            }
         }
     }
 
     /// Drops transactions that were committed.
     func remove(_ ids: [[UInt8]]) {
         lock.withLock {
-            for id in ids { entries[id] = nil }
+            for id in ids {
+                if let entry = entries.removeValue(forKey: id), !entry.proposed { unproposed -= 1 }
+            }
             while head < order.count && entries[order[head]] == nil { head += 1 }
             if head > 4096 && head * 2 > order.count {
                 order.removeFirst(head)

@@ -513,6 +513,10 @@ public final class NodeCore: @unchecked Sendable {
         guard replica.isPrimary, replica.canPropose, now - lastProposalMs >= Int64(genesis.consensus.blockIntervalMs),
             mempool.hasUnproposed
         else { return }
+        // The proposal extends the tip of the blocks in flight; speculation at or above its sequence is left over
+        // from an earlier view (never re-issued) and is void. Dropped first, so that its transactions go back into
+        // the batch in arrival order instead of being skipped as "in flight" and proposed after later ones.
+        dropInFlight(from: replica.nextProposalSequence)
         let batch = mempool.takeForProposal(countMax: genesis.consensus.maxBlockTransactions)
         var transactions: [SignedTransaction] = []
         var ids: [[UInt8]] = []
@@ -531,9 +535,6 @@ public final class NodeCore: @unchecked Sendable {
         }
         mempool.remove(stale)
         guard !transactions.isEmpty else { return }
-        // The proposal extends the tip of the blocks in flight; speculation at or above its sequence is left over
-        // from an earlier view (never re-issued) and is void.
-        dropInFlight(from: replica.nextProposalSequence)
         guard replica.nextProposalSequence == tipHeight + 1 else {
             mempool.unpropose(ids)
             return

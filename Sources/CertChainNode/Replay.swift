@@ -145,6 +145,9 @@ public final class WorkloadReplay: @unchecked Sendable {
                     guard attempts < 600 else { throw NodeError("cannot submit transaction \(tx.seq): \(error)") }
                     usleep(100_000)
                     primaryClient = liveStatus(clients)?.client ?? primaryClient
+                    // The dead node may have taken transactions it accepted but had not yet passed on: offer every
+                    // uncommitted one again, in workload order, before anything later (same transaction, same id).
+                    resubmitUncommitted(prepared[..<n].filter { submitTimes[$0.id] != nil }, to: primaryClient)
                     continue
                 }
                 if response.status == 503 && attempts < 2000 {
@@ -182,11 +185,7 @@ public final class WorkloadReplay: @unchecked Sendable {
                 let missing = lock.withLock { accepted.filter { self.commitTimes[$0] == nil } }
                 log("no commit for 5 s: resubmitting \(missing.count) uncommitted transactions")
                 if let client = try? primary(clients: clients, status: nil) {
-                    for id in missing {
-                        if let tx = byId[id] {
-                            _ = try? client.request("POST", "/v1/transactions", body: tx.json, headers: [("Content-Type", "application/json")])
-                        }
-                    }
+                    resubmitUncommitted(missing.compactMap { byId[$0] }, to: client)
                 }
             }
             usleep(20_000)
@@ -240,6 +239,15 @@ public final class WorkloadReplay: @unchecked Sendable {
             nodes: nodes, nodesAgree: agree, transactionsPerSecond: throughput,
             latencyMsP50: percentile(latencies, 0.50), latencyMsP99: percentile(latencies, 0.99), latencyMsMax: latencies.last ?? 0,
             elapsedSeconds: Date().timeIntervalSince(start), blocks: (nodes.map { $0.height }.max() ?? heightBefore) - heightBefore)
+    }
+
+    /// Posts the transactions of `candidates` that have not committed yet, in the given order, ignoring answers
+    /// (a known transaction is idempotent: the node keeps its earlier place in the queue).
+    func resubmitUncommitted<C: Collection>(_ candidates: C, to client: HTTPClient) where C.Element == Prepared {
+        let uncommitted = lock.withLock { candidates.filter { self.commitTimes[$0.id] == nil } }
+        for tx in uncommitted {
+            _ = try? client.request("POST", "/v1/transactions", body: tx.json, headers: [("Content-Type", "application/json")])
+        }
     }
 
     // MARK: - Preparing

@@ -25,7 +25,7 @@ extension XCTestCase {
         }
         addTeardownBlock {
             for index in genesis.validators.indices { testnet.stopNode(index, graceSeconds: 5) }
-            try? FileManager.default.removeItem(atPath: directory)
+            if ProcessInfo.processInfo.environment["KEEPNET"] == nil { try? FileManager.default.removeItem(atPath: directory) }
         }
         return (testnet, genesis)
     }
