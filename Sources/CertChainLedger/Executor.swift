@@ -17,9 +17,9 @@ struct Executor {
 
     // MARK: state access
 
-    func load<T: Decodable>(_ type: T.Type, _ key: String) -> T? { StateCodec.decode(type, overlay.get(key)) }
-    mutating func store<T: Encodable>(_ value: T, _ key: String) { overlay.put(key, StateCodec.encode(value)) }
-    func exists(_ key: String) -> Bool { overlay.get(key) != nil }
+    func load<T: StateRecord>(_ type: T.Type, _ key: String) -> T? { overlay.record(type, key) }
+    mutating func store<T: StateRecord>(_ value: T, _ key: String) { overlay.put(key, record: value) }
+    func exists(_ key: String) -> Bool { overlay.exists(key) }
 
     var stats: LedgerStatistics { load(LedgerStatistics.self, Keys.stats) ?? LedgerStatistics() }
 

@@ -43,6 +43,8 @@ public struct Ledger: StateReader, Sendable {
     let tables: Tables
     private(set) var entries: [String: [UInt8]] = [:]
     private(set) var tree: StateTree
+    /// Records decoded from state, shared by every execution on this ledger (a speed-up only, see `DecodedRecordCache`).
+    let recordCache = DecodedRecordCache()
 
     /// An empty ledger for `genesis`.
     public init(genesis: Genesis) {
@@ -111,7 +113,7 @@ public struct Ledger: StateReader, Sendable {
         for execution in pending {
             for (key, value) in execution.changes { speculative[key] = .some(value) }
         }
-        var overlay = Overlay(base: entries, speculative: speculative)
+        var overlay = Overlay(base: entries, speculative: speculative, cache: recordCache)
         var receipts: [Receipt] = []
         receipts.reserveCapacity(txs.count)
         for (i, stx) in txs.enumerated() {
@@ -147,23 +149,95 @@ public struct Ledger: StateReader, Sendable {
     }
 }
 
+/// A value written during a block: encoded bytes (nil = deleted), or a record whose canonical encoding is
+/// deferred to the end of the block (a record written by several transactions of one block is encoded once).
+enum Slot {
+    case bytes([UInt8]?)
+    case record(any StateRecord)
+}
+
+/// A ledger record type stored in state (canonical JSON, see `StateCodec`).
+protocol StateRecord: Codable, Sendable {}
+extension EnterpriseRecord: StateRecord {}
+extension DeclarationRecord: StateRecord {}
+extension ApplicationRecord: StateRecord {}
+extension CertificateRecord: StateRecord {}
+extension ClaimRecord: StateRecord {}
+extension LedgerStatistics: StateRecord {}
+
+/// Decoded records keyed by state key, each kept with the exact bytes it was decoded from, so a record read in
+/// block after block is decoded once. A hit requires identical bytes, so the cache can never change a result
+/// (execution stays a pure function of state and block); it is bounded and starts over when full.
+final class DecodedRecordCache: @unchecked Sendable {
+    private let lock = NSLock()
+    private var entries: [String: (bytes: [UInt8], record: any StateRecord)] = [:]
+    /// Most records kept.
+    let entriesMax: Int
+
+    /// An empty cache holding at most `entriesMax` records.
+    init(entriesMax: Int = 100_000) { self.entriesMax = entriesMax }
+
+    /// The record under `key` decoded from `bytes`: cached when decoded from the same bytes before.
+    func record<T: StateRecord>(_ type: T.Type, key: String, bytes: [UInt8]) -> T? {
+        if let hit = lock.withLock({ entries[key] }), hit.bytes == bytes, let record = hit.record as? T { return record }
+        guard let record = StateCodec.decode(type, bytes) else { return nil }
+        remember(key: key, bytes: bytes, record: record)
+        return record
+    }
+
+    /// Records that `bytes` under `key` decode to `record` (e.g. just encoded from it).
+    func remember(key: String, bytes: [UInt8], record: any StateRecord) {
+        lock.withLock {
+            if entries.count >= entriesMax { entries.removeAll(keepingCapacity: true) }
+            entries[key] = (bytes, record)
+        }
+    }
+}
+
 /// Committed state plus this block's writes plus the current transaction's pending writes.
 struct Overlay {
     let base: [String: [UInt8]]
     /// Changes of earlier blocks still in flight, between the committed base and this block.
     let speculative: [String: [UInt8]?]
-    var block: [String: [UInt8]?] = [:]
-    var pending: [String: [UInt8]?] = [:]
+    /// Decoded records shared across blocks (results never depend on it).
+    let cache: DecodedRecordCache
+    var block: [String: Slot] = [:]
+    var pending: [String: Slot] = [:]
 
-    init(base: [String: [UInt8]], speculative: [String: [UInt8]?] = [:]) {
+    init(base: [String: [UInt8]], speculative: [String: [UInt8]?] = [:], cache: DecodedRecordCache = DecodedRecordCache(entriesMax: 1024)) {
         self.base = base
         self.speculative = speculative
+        self.cache = cache
     }
 
+    /// The slot written in this block (pending transaction first), if any.
+    private func written(_ key: String) -> Slot? { pending[key] ?? block[key] }
+
+    /// The current encoded value under `key`.
     func get(_ key: String) -> [UInt8]? {
-        if let p = pending[key] { return p }
-        if let b = block[key] { return b }
-        return before(key)
+        switch written(key) {
+        case .bytes(let value): return value
+        case .record(let record): return StateCodec.encode(record)
+        case nil: return before(key)
+        }
+    }
+
+    /// Whether some value is stored under `key` (no encoding needed).
+    func exists(_ key: String) -> Bool {
+        switch written(key) {
+        case .bytes(let value): return value != nil
+        case .record: return true
+        case nil: return before(key) != nil
+        }
+    }
+
+    /// The current value under `key` as a record of type `T` (nil when absent or not such a record).
+    func record<T: StateRecord>(_ type: T.Type, _ key: String) -> T? {
+        switch written(key) {
+        case .record(let record): return (record as? T) ?? StateCodec.decode(type, StateCodec.encode(record))
+        case .bytes(let value): return value.flatMap { cache.record(type, key: key, bytes: $0) }
+        case nil: return before(key).flatMap { cache.record(type, key: key, bytes: $0) }
+        }
     }
 
     /// The value before this block: in-flight blocks' changes over the committed state.
@@ -172,16 +246,26 @@ struct Overlay {
         return base[key]
     }
 
-    mutating func put(_ key: String, _ value: [UInt8]?) { pending[key] = .some(value) }
+    mutating func put(_ key: String, _ value: [UInt8]?) { pending[key] = .bytes(value) }
+
+    mutating func put(_ key: String, record: any StateRecord) { pending[key] = .record(record) }
 
     mutating func commitPending() {
-        for (k, v) in pending { block[k] = .some(v) }
+        for (k, v) in pending { block[k] = v }
         pending = [:]
     }
 
+    /// The block's changes sorted by key, records encoded now (and remembered decoded for the next block).
     var sortedChanges: [(key: String, value: [UInt8]?)] {
         block.keys.sorted(by: keyPrecedes).compactMap { k in
-            let v = block[k]!
+            let v: [UInt8]?
+            switch block[k]! {
+            case .bytes(let value): v = value
+            case .record(let record):
+                let bytes = StateCodec.encode(record)
+                cache.remember(key: k, bytes: bytes, record: record)
+                v = bytes
+            }
             if v == before(k) { return nil }
             return (key: k, value: v)
         }
