@@ -36,7 +36,7 @@ extension Node {
         case ("GET", 2) where parts == ["v1", "status"]: return status()
         case ("GET", 2) where parts == ["v1", "stats"]: return json(200, Ledger.statistics(in: reader))
         case ("GET", 1) where parts == ["metrics"]: return metrics()
-        case ("POST", 2) where parts == ["v1", "transactions"]: return submit(request.body)
+        case ("POST", 2) where parts == ["v1", "transactions"]: return submit(request.body, binary: Self.isBinary(request))
         case ("GET", 3) where parts[0] == "v1" && parts[1] == "transactions": return transaction(parts[2])
         case ("GET", 3) where parts[0] == "v1" && parts[1] == "blocks": return block(parts[2], withReceipts: request.query["receipts"] == "true", withTransactions: request.query["transactions"] == "true")
         case ("GET", 3) where parts[0] == "v1" && parts[1] == "certificates":
@@ -116,16 +116,27 @@ extension Node {
         return HTTPResponse(status: 200, headers: [("Content-Type", "text/plain; version=0.0.4")], body: Array(text.utf8))
     }
 
-    func submit(_ body: [UInt8]) -> HTTPResponse {
+    /// Whether a submission's body is the canonical binary encoding (`Content-Type: application/octet-stream`).
+    static func isBinary(_ request: HTTPRequest) -> Bool {
+        request.headers["content-type"]?.lowercased().hasPrefix("application/octet-stream") == true
+    }
+
+    /// `POST /v1/transactions`: a signed transaction as JSON (SPEC section 7) or, with `Content-Type:
+    /// application/octet-stream`, in the canonical binary encoding of docs/ENCODING.md (what a high-volume client
+    /// sends: no JSON to parse); either way it is checked and admitted the same.
+    func submit(_ body: [UInt8], binary: Bool = false) -> HTTPResponse {
         let transaction: SignedTransaction
         do {
-            transaction = try JSONDecoder().decode(SignedTransaction.self, from: Data(body))
+            transaction = binary ? try SignedTransaction.decode(body) : try JSONDecoder().decode(SignedTransaction.self, from: Data(body))
         } catch {
-            return .error(400, code: "invalid-transaction", message: "the body is not a signed transaction: \(describe(error))")
+            let form = binary ? "a canonically encoded signed transaction" : "a signed transaction"
+            return .error(400, code: "invalid-transaction", message: "the body is not \(form): \(describe(error))")
         }
         switch admit(transaction) {
         case .accepted(let id, let status):
-            return json(status == "committed" ? 200 : 202, SubmitResponse(txHash: Hex.encode(id), status: status))
+            // Both fields are plain ASCII (hex, a status word): written directly, as sorted-key JSON.
+            let body = #"{"status":""# + status + #"","txHash":""# + Hex.encode(id) + #""}"#
+            return .json(status == "committed" ? 200 : 202, Array(body.utf8))
         case .refused(let status, let code, let message):
             return .error(status, code: code, message: message)
         }

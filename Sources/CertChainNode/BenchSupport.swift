@@ -180,10 +180,11 @@ func countLines(_ path: String) throws -> Int {
     return count
 }
 
-/// A transaction signed before the clock starts: its id, JSON body for POST, and what the benchmark needs to know of it.
+/// A transaction signed before the clock starts: its id, body for POST (canonical binary encoding, as a
+/// high-volume client would send it), and what the benchmark needs to know of it.
 struct BenchTransaction: Sendable {
     var id: [UInt8]
-    var json: [UInt8]
+    var encoded: [UInt8]
     var kind: TransactionKind
     var certificateNumber: String?
     var expectsError: Bool
@@ -284,7 +285,7 @@ final class BenchSigner: @unchecked Sendable {
                 if item.kind == .issueCertificate, item.expect.error == nil, case .object(let o) = item.body, case .string(let n)? = o["certificateNumber"] {
                     number = n
                 }
-                slots[i] = BenchTransaction(id: signed.id(hash), json: Array(try JSONEncoder().encode(signed)), kind: item.kind, certificateNumber: number,
+                slots[i] = BenchTransaction(id: signed.id(hash), encoded: signed.encode(), kind: item.kind, certificateNumber: number,
                                             expectsError: item.expect.error != nil, group: groups[i])
             } catch {
                 failures[i] = "workload seq \(item.seq): \(describe(error))"
@@ -465,7 +466,7 @@ struct BenchSubmitter {
                 while true {
                     attempts += 1
                     let response = try? client.request(
-                        "POST", "/v1/transactions", body: transaction.json, headers: [("Content-Type", "application/json")])
+                        "POST", "/v1/transactions", body: transaction.encoded, headers: [("Content-Type", "application/octet-stream")])
                     if let response, response.status < 300 { break }
                     if attempts < 2000, response == nil || response?.status == 503 {
                         usleep(5_000)

@@ -228,6 +228,16 @@ final class NetworkTests: XCTestCase {
         response = try api.request("POST", "/v1/transactions", body: Array(try JSONEncoder().encode(forged)))
         XCTAssertEqual(response.status, 401)
         XCTAssertEqual(errorCode(response), "bad-signature")
+        // The same checks for the canonical binary form (Content-Type: application/octet-stream).
+        let binary = [("Content-Type", "application/octet-stream")]
+        response = try api.request("POST", "/v1/transactions", body: forged.encode(), headers: binary)
+        XCTAssertEqual(response.status, 401)
+        XCTAssertEqual(errorCode(response), "bad-signature")
+        for garbage in [[UInt8](), [0xff, 0xff, 0xff, 0xff, 0x01], Array(forged.encode().dropLast()), Array("{}".utf8)] {
+            response = try api.request("POST", "/v1/transactions", body: garbage, headers: binary)
+            XCTAssertEqual(response.status, 400)
+            XCTAssertEqual(errorCode(response), "invalid-transaction")
+        }
 
         var stranger = transaction
         stranger.signer = "ent:91440300595655961F"
@@ -263,10 +273,15 @@ final class NetworkTests: XCTestCase {
         response = try api.request("POST", "/v1/transactions", body: Array(try JSONEncoder().encode(signed)))
         XCTAssertEqual(response.status, 202, String(decoding: response.body, as: UTF8.self))
         let hash = Hex.encode(signed.id(genesis.suite.hashAlgorithm))
-        // Idempotent: the same transaction again answers with the same hash.
+        // Idempotent: the same transaction again, as JSON or in binary, answers with the same hash.
         response = try api.request("POST", "/v1/transactions", body: Array(try JSONEncoder().encode(signed)))
         XCTAssertTrue([200, 202].contains(response.status))
         XCTAssertTrue(String(decoding: response.body, as: UTF8.self).contains(hash))
+        response = try api.request("POST", "/v1/transactions", body: signed.encode(), headers: binary)
+        XCTAssertTrue([200, 202].contains(response.status))
+        let answer = try JSONSerialization.jsonObject(with: Data(response.body)) as? [String: String]
+        XCTAssertEqual(answer?["txHash"], hash)
+        XCTAssertTrue(["pending", "committed"].contains(answer?["status"] ?? ""))
         for validator in genesis.validators {
             let client = try HTTPClient(url: "http://\(validator.apiAddress)")
             let deadline = Date().addingTimeInterval(20)
