@@ -217,8 +217,11 @@ public final class Simulation: @unchecked Sendable {
         let core = try NodeCore(
             options: options, storage: instance.storage, clock: clock, logger: Logger(label: "node\(instance.validator)\(instance.twin ? "-twin" : "")", minimumLevel: level))
         core.network = Port(simulation: self, from: instance.number)
+        // The closures capture the instance's number, not the instance: instance → core → closure → instance would be a
+        // cycle, and every seed's cluster (with its whole chain in memory) would leak.
+        let number = instance.number
         if !instance.twin {
-            core.onCommit = { [unowned self] height, hash in self.observeCommit(height: height, hash: hash, by: instance.number) }
+            core.onCommit = { [unowned self] height, hash in self.observeCommit(height: height, hash: hash, by: number) }
         } else {
             core.onCommit = { [unowned self] height, hash in self.observeTwinCommit(height: height, hash: hash) }
         }
