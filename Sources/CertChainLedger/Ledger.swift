@@ -175,7 +175,7 @@ final class DecodedRecordCache: @unchecked Sendable {
     let entriesMax: Int
 
     /// An empty cache holding at most `entriesMax` records.
-    init(entriesMax: Int = 100_000) { self.entriesMax = entriesMax }
+    init(entriesMax: Int = 20_000) { self.entriesMax = entriesMax }
 
     /// The record under `key` decoded from `bytes`: cached when decoded from the same bytes before.
     func record<T: StateRecord>(_ type: T.Type, key: String, bytes: [UInt8]) -> T? {
