@@ -71,6 +71,9 @@ final class Mempool: @unchecked Sendable {
         }
     }
 
+    /// Whether no transaction can be added now.
+    var isFull: Bool { lock.withLock { entries.count >= capacity } }
+
     /// Whether some transaction is waiting to be proposed.
     var hasUnproposed: Bool { unproposedCount > 0 }
 

@@ -132,6 +132,8 @@ public final class NodeCore: @unchecked Sendable {
     let store: NodeStorage
     let mempool: Mempool
     let keyCache = SignerKeyCache()
+    /// Transactions whose signatures were verified here (each is verified once per validator).
+    let verified = VerifiedTransactions()
     let log: Logger
     let clock: @Sendable () -> Int64
     /// Where peer messages go; set before the first tick.
@@ -488,17 +490,20 @@ public final class NodeCore: @unchecked Sendable {
                 status: 403, code: "unknown-signer",
                 message: "signer \(transaction.transaction.signer) is neither an organization in genesis nor a registered enterprise")
         }
-        guard key.verify(signature: transaction.signature, message: transaction.transaction.signingBytes) else {
-            return .refused(status: 401, code: "bad-signature", message: "the signature does not verify with \(transaction.transaction.signer)'s key")
+        if !verified.contains(id, signature: transaction.signature) {
+            guard key.verify(signature: transaction.signature, message: transaction.transaction.signingBytes) else {
+                return .refused(status: 401, code: "bad-signature", message: "the signature does not verify with \(transaction.transaction.signer)'s key")
+            }
+            verified.insert(id, signature: transaction.signature)
         }
+        if mempool.isFull { return .refused(status: 503, code: "mempool-full", message: "too many pending transactions; retry shortly") }
+        // Every validator gets the transaction (in this node's admission order): backups verify it ahead of the
+        // proposal that carries it, and whoever becomes primary after a view change can propose it. Sent before it
+        // enters the mempool, so that no proposal carrying it can reach a peer ahead of it.
+        if gossip { network?.broadcast(PeerMessage.transaction(transaction.encode()).encode()) }
         switch mempool.insert(transaction, id: id) {
-        case .duplicate: return .accepted(id: id, status: "pending")
+        case .duplicate, .added: return .accepted(id: id, status: "pending")
         case .full: return .refused(status: 503, code: "mempool-full", message: "too many pending transactions; retry shortly")
-        case .added:
-            // Every validator gets the transaction (in this node's admission order): backups verify it ahead of the
-            // proposal that carries it, and whoever becomes primary after a view change can propose it.
-            if gossip { network?.broadcast(PeerMessage.transaction(transaction.encode()).encode()) }
-            return .accepted(id: id, status: "pending")
         }
     }
 
@@ -675,12 +680,17 @@ public final class NodeCore: @unchecked Sendable {
         }
         let results = ConcurrentSlots<Bool>(count: transactions.count)
         let chainId = genesis.chainId
-        let mempool = self.mempool
+        let verified = self.verified
         DispatchQueue.concurrentPerform(iterations: transactions.count) { i in
             let transaction = transactions[i]
             guard transaction.transaction.chainId == chainId, let key = keys[i] else { return }
-            // A transaction in our mempool was verified when it was admitted here: each is verified once per validator.
-            results[i] = mempool.contains(ids[i]) || key.verify(signature: transaction.signature, message: transaction.transaction.signingBytes)
+            // A transaction admitted or validated here before was verified then: each is verified once per validator.
+            if verified.contains(ids[i], signature: transaction.signature) {
+                results[i] = true
+            } else if key.verify(signature: transaction.signature, message: transaction.transaction.signingBytes) {
+                verified.insert(ids[i], signature: transaction.signature)
+                results[i] = true
+            }
         }
         return results.all.firstIndex { $0 != true }
     }
@@ -883,6 +893,32 @@ struct HostPort {
 }
 
 /// Parsed public keys by hex, so signatures are checked without re-parsing keys each time.
+/// Ids of transactions whose signatures this node has verified (on admission or in a proposed block), so that
+/// a transaction reaching it twice — gossiped by one validator after another's proposal carried it — is
+/// verified once. Bounded: it starts over when full (a forgotten id only costs one more verification).
+final class VerifiedTransactions: @unchecked Sendable {
+    private let lock = NSLock()
+    private var ids = Set<[UInt8]>()
+    /// Most ids remembered.
+    let idsMax: Int
+
+    /// An empty set remembering at most `idsMax` ids.
+    init(idsMax: Int = 200_000) { self.idsMax = idsMax }
+
+    /// Whether transaction `id` with exactly this `signature` was verified here. The signature is part of the key:
+    /// the id covers only the signed bytes, and a copy carrying another signature must be checked on its own.
+    func contains(_ id: [UInt8], signature: [UInt8]) -> Bool { lock.withLock { ids.contains(id + signature) } }
+
+    /// Remembers that `signature` verified for transaction `id`.
+    func insert(_ id: [UInt8], signature: [UInt8]) {
+        lock.withLock {
+            if ids.count >= idsMax { ids.removeAll(keepingCapacity: true) }
+            ids.insert(id + signature)
+        }
+    }
+}
+
+/// Parsed signer keys by hex, shared by admission and block validation.
 final class SignerKeyCache: @unchecked Sendable {
     private let lock = NSLock()
     private var keys: [String: PublicKey] = [:]

@@ -1,0 +1,49 @@
+import CertChainCrypto
+import CertChainModel
+import Foundation
+import XCTest
+
+@testable import CertChainNode
+@testable import CertChainSimulation
+
+/// Each transaction's signature is verified once per validator, and a remembered verification never lets a copy
+/// with another signature into a block.
+final class SignatureOnceTests: XCTestCase {
+    func makeCore() throws -> (NodeCore, SimulationFixture) {
+        let fixture = try SimulationFixture(workloadDirectory: SimulationTests.workload, validators: 4, transactionCount: 3)
+        let options = NodeOptions(genesis: fixture.genesis, validatorId: "node1", nodeKey: fixture.validatorKeys[1], dataDirectory: "")
+        let core = try NodeCore(options: options, storage: MemoryStorage(), clock: { 1_625_000_000_000 }, logger: Logger(label: "t", minimumLevel: .off))
+        return (core, fixture)
+    }
+
+    func testVerifiedCopyWithAnotherSignatureIsRejected() throws {
+        let (core, fixture) = try makeCore()
+        let original = fixture.transactions[0]
+        let id = fixture.ids[0]
+        XCTAssertNil(core.firstInvalidSignature([original], ids: [id]), "a correctly signed transaction passes")
+        XCTAssertTrue(core.verified.contains(id, signature: original.signature), "and is remembered as verified")
+        var forged = original
+        forged.signature = try PrivateKey.generate(suite: fixture.genesis.suite).sign(original.transaction.signingBytes)
+        XCTAssertEqual(forged.id(fixture.genesis.hashAlgorithm), id, "the id covers only the signed bytes")
+        XCTAssertEqual(core.firstInvalidSignature([original, forged], ids: [id, id]), 1, "the same id with another signature is checked, and fails")
+        if case .refused(let status, let code, _) = core.admit(forged) {
+            XCTAssertEqual(status, 401)
+            XCTAssertEqual(code, "bad-signature")
+        } else {
+            XCTFail("a forged copy of a verified transaction must be refused")
+        }
+    }
+
+    func testAdmittedTransactionIsNotVerifiedAgainInABlock() throws {
+        let (core, fixture) = try makeCore()
+        guard case .accepted = core.admit(fixture.transactions[0]) else { return XCTFail("the first workload transaction is admissible") }
+        XCTAssertTrue(core.verified.contains(fixture.ids[0], signature: fixture.transactions[0].signature))
+        let set = VerifiedTransactions(idsMax: 2)
+        set.insert([1], signature: [2])
+        set.insert([3], signature: [4])
+        set.insert([5], signature: [6])
+        XCTAssertFalse(set.contains([1], signature: [2]), "bounded: a full set starts over")
+        XCTAssertTrue(set.contains([5], signature: [6]))
+        XCTAssertFalse(set.contains([5], signature: [7]))
+    }
+}
