@@ -34,7 +34,12 @@ public final class HTTPServer: @unchecked Sendable {
     private var bound: UInt16 = 0
     private var listenFd: Int32 = -1
     private var connections: Set<Int32> = []
+    /// Connections waiting for (the rest of) a request, with the monotonic time they started waiting; the others
+    /// are being answered. When every slot is taken, the longest-waiting one is closed to admit a newcomer, so
+    /// idle or trickling connections cannot lock clients out (requests being answered are never cut).
+    private var waitingSinceMs: [Int32: Int64] = [:]
     private var accepted = 0
+    private var evicted = 0
     private let threads = DispatchGroup()
 
     /// Creates a server; call `start()` to bind and serve.
@@ -92,6 +97,13 @@ public final class HTTPServer: @unchecked Sendable {
         return accepted
     }
 
+    /// Waiting connections closed to admit newcomers while every slot was taken (for tests and metrics).
+    public var evictedConnectionCount: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return evicted
+    }
+
     private var isRunning: Bool {
         lock.lock()
         defer { lock.unlock() }
@@ -110,7 +122,14 @@ public final class HTTPServer: @unchecked Sendable {
             guard let conn = Sock.accept(fd, timeoutMs: 200) else { continue }
             Sock.configure(conn, sendTimeoutMs: 5000)
             lock.lock()
-            let admit = running && connections.count < connectionsMax
+            var admit = running && connections.count < connectionsMax
+            if running && !admit, let victim = waitingSinceMs.min(by: { $0.value < $1.value })?.key {
+                // Full: close the connection that has waited longest (its thread sees EOF and frees the slot).
+                waitingSinceMs[victim] = nil
+                _ = Glibc.shutdown(victim, Int32(SHUT_RDWR))
+                evicted += 1
+                admit = true
+            }
             if admit { connections.insert(conn) }
             accepted += 1
             lock.unlock()
@@ -130,10 +149,18 @@ public final class HTTPServer: @unchecked Sendable {
         case close  // idle timeout, EOF, or stop
     }
 
+    /// Marks `fd` as waiting for a request (evictable when the server is full) or as being answered.
+    private func setWaiting(_ fd: Int32, _ waiting: Bool) {
+        lock.lock()
+        waitingSinceMs[fd] = waiting ? monotonicMs() : nil
+        lock.unlock()
+    }
+
     private func serveConnection(_ fd: Int32) {
         defer {
             lock.lock()
             connections.remove(fd)
+            waitingSinceMs[fd] = nil
             lock.unlock()
             Sock.closeFd(fd)
         }
@@ -142,7 +169,10 @@ public final class HTTPServer: @unchecked Sendable {
         // Bounded by requestsPerConnectionMax and by `running`.
         while served < Self.requestsPerConnectionMax && isRunning {
             served += 1
-            switch readRequest(fd, &pending) {
+            setWaiting(fd, true)
+            let next = readRequest(fd, &pending)
+            setWaiting(fd, false)
+            switch next {
             case .close:
                 return
             case .reply(let response):

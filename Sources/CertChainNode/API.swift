@@ -89,7 +89,7 @@ extension Node {
                 height: snap.height, lastBlockHash: Hex.encode(snap.lastBlockHash),
                 validators: validators.map { .init(id: $0.id, organization: $0.organization, apiAddress: $0.apiAddress) },
                 peersConnected: transport?.connectedPeers().sorted() ?? [], mempool: mempool.count,
-                committedTransactions: snap.committedTransactions))
+                committedTransactionsSinceStart: snap.committedTransactions))
     }
 
     func metrics() -> HTTPResponse {
@@ -212,7 +212,8 @@ struct StatusResponse: Codable {
     var validators: [ValidatorInfo]
     var peersConnected: [String]
     var mempool: Int
-    var committedTransactions: UInt64
+    /// Transactions this process committed since it started (consensus or state transfer); not a chain total.
+    var committedTransactionsSinceStart: UInt64
 }
 
 /// `POST /v1/transactions`.

@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Line-oriented log to standard error (a node's `node.log` when started by `testnet up`).
 public struct Logger: Sendable {
@@ -32,6 +35,25 @@ public struct Logger: Sendable {
     private func write(_ level: Level, _ message: () -> String) {
         guard level >= minimumLevel, level != .off else { return }
         let stamp = ISO8601DateFormatter.string(from: Date(), timeZone: .gmt, formatOptions: [.withInternetDateTime, .withFractionalSeconds])
-        FileHandle.standardError.write(Data("\(stamp) \(level) [\(label)] \(message())\n".utf8))
+        Self.writeToStandardError(Array("\(stamp) \(level) [\(label)] \(message())\n".utf8))
+    }
+
+    /// Writes `bytes` to file descriptor 2 with write(2), giving up on an error: a log reader that went away (a
+    /// closed pipe, a restarted collector) must never stop the validator, which FileHandle.write would do (it traps).
+    static func writeToStandardError(_ bytes: [UInt8]) {
+        bytes.withUnsafeBytes { buffer in
+            var offset = 0
+            // Bounded: every round writes at least one byte or stops.
+            while offset < buffer.count {
+                let written = Glibc.write(2, buffer.baseAddress! + offset, buffer.count - offset)
+                if written > 0 {
+                    offset += written
+                } else if written < 0 && errno == EINTR {
+                    continue
+                } else {
+                    return
+                }
+            }
+        }
     }
 }

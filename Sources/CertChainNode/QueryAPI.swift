@@ -174,8 +174,11 @@ extension Node {
     /// `limit`: 1… (default 50, capped at 200).
     func pageLimit(_ query: [String: String]) throws -> Int {
         guard let text = query["limit"] else { return QueryLimits.defaultLimit }
-        guard let value = Int(text), value >= 1 else { throw invalid("invalid-limit", "limit must be a whole number ≥ 1 (at most \(QueryLimits.maxLimit))") }
-        return min(value, QueryLimits.maxLimit)
+        // Digits only (no sign, no spaces); a number too large for Int is simply above the cap.
+        guard !text.isEmpty, text.utf8.count <= 40, text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }),
+            text.contains(where: { $0 != "0" })
+        else { throw invalid("invalid-limit", "limit must be a whole number ≥ 1 (at most \(QueryLimits.maxLimit))") }
+        return min(Int(text) ?? QueryLimits.maxLimit, QueryLimits.maxLimit)
     }
 
     /// Decodes `after=`; it must come from the same kind of query (same index prefix).

@@ -36,8 +36,10 @@ public final class WorkloadReplay: @unchecked Sendable {
         public var id: String
         /// Height of its last block.
         public var height: UInt64
-        /// Hash of its last block (hex).
+        /// Hash of its last block (hex), or `unreachable`.
         public var lastBlockHash: String
+        /// What `lastBlockHash` says of a node that did not answer.
+        public static let unreachable = "unreachable"
     }
 
     /// The figures a replay reports (also written as JSON).
@@ -78,6 +80,8 @@ public final class WorkloadReplay: @unchecked Sendable {
         public var latencyMsMax: Double
         /// Wall time of the replay.
         public var elapsedSeconds: Double
+        /// From the first submission to the last commit (what `transactionsPerSecond` divides by).
+        public var commitWindowSeconds: Double
         /// Blocks the chain grew by.
         public var blocks: UInt64
     }
@@ -118,6 +122,15 @@ public final class WorkloadReplay: @unchecked Sendable {
         log("chain \(status.chainId) (\(suite.rawValue)), \(status.validators.count) validators, primary \(status.primary), height \(heightBefore)")
         let prepared = try prepare(chainId: status.chainId, suite: suite, log: log)
         let total = options.limit.map { min($0, prepared.count) } ?? prepared.count
+        // Organizations' transactions are the same bytes on every run (enterprise registrations carry fresh keys).
+        if heightBefore > 0, let first = prepared.first(where: { $0.signer.hasPrefix("org:") && $0.registersTaxId == nil }),
+            let height = committedHeight(of: first.id, on: clients[0])
+        {
+            // Receipts are read from the blocks the replay adds; a workload already on chain would wait forever.
+            throw NodeError(
+                "this chain already holds the workload (its first transaction committed in block \(height)); replay it on a fresh "
+                    + "network (certchain testnet up --dir NEW_DIR …)")
+        }
         log("signed \(prepared.count) transactions in \(String(format: "%.1f", Date().timeIntervalSince(start))) s; submitting \(total)")
 
         let done = ManagedFlag()
@@ -218,7 +231,8 @@ public final class WorkloadReplay: @unchecked Sendable {
         }
         let receiptCount = prepared.prefix(total).filter { receipts[$0.id] != nil }.count
         latencies.sort()
-        let throughput = Double(receiptCount) / max(0.001, lastCommit - submitStart.timeIntervalSince1970)
+        let commitWindow = max(0.001, lastCommit - submitStart.timeIntervalSince1970)
+        let throughput = Double(receiptCount) / commitWindow
 
         // Final state and node agreement.
         let nodes = try settledNodes(clients)
@@ -238,7 +252,7 @@ public final class WorkloadReplay: @unchecked Sendable {
             certificatesChecked: checked, refundTotal: statistics?.refundTotal ?? "", exemptCreditTotal: statistics?.exemptCreditTotal ?? "",
             nodes: nodes, nodesAgree: agree, transactionsPerSecond: throughput,
             latencyMsP50: percentile(latencies, 0.50), latencyMsP99: percentile(latencies, 0.99), latencyMsMax: latencies.last ?? 0,
-            elapsedSeconds: Date().timeIntervalSince(start), blocks: (nodes.map { $0.height }.max() ?? heightBefore) - heightBefore)
+            elapsedSeconds: Date().timeIntervalSince(start), commitWindowSeconds: commitWindow, blocks: (nodes.map { $0.height }.max() ?? heightBefore) - heightBefore)
     }
 
     /// Posts the transactions of `candidates` that have not committed yet, in the given order, ignoring answers
@@ -308,6 +322,14 @@ public final class WorkloadReplay: @unchecked Sendable {
 
     // MARK: - Talking to nodes
 
+    /// The height at which transaction `id` committed on `client`'s node, or nil (pending, unknown, unreadable).
+    func committedHeight(of id: [UInt8], on client: HTTPClient) -> UInt64? {
+        guard let answer = try? getJSON(client, "/v1/transactions/\(Hex.encode(id))", as: TransactionStatusResponse.self),
+            answer.status == "committed"
+        else { return nil }
+        return answer.height
+    }
+
     func getJSON<T: Decodable>(_ client: HTTPClient, _ path: String, as type: T.Type) throws -> T {
         let headers = try path == "/v1/status" ? [] : signer?.headers(method: "GET", target: path) ?? []
         let response = try client.request("GET", path, headers: headers)
@@ -373,9 +395,9 @@ public final class WorkloadReplay: @unchecked Sendable {
         var nodes: [NodeSummary] = []
         let deadline = Date().addingTimeInterval(30)
         repeat {
-            nodes = clients.map { client in
+            nodes = clients.enumerated().map { index, client in
                 guard let status = try? getJSON(client, "/v1/status", as: StatusResponse.self) else {
-                    return NodeSummary(id: "\(client)", height: 0, lastBlockHash: "unreachable")
+                    return NodeSummary(id: options.apiURLs[index], height: 0, lastBlockHash: NodeSummary.unreachable)
                 }
                 return NodeSummary(id: status.nodeId, height: status.height, lastBlockHash: status.lastBlockHash)
             }

@@ -12,9 +12,15 @@ public enum ReplayReport {
             "final state:         \(summary.stateMatchesExpected ? "matches" : "DIFFERS FROM") expected.json (\(summary.certificatesChecked) certificates checked)")
         for difference in summary.stateDifferences.prefix(10) { lines.append("  difference: \(difference)") }
         lines.append("refund total:        \(summary.refundTotal) CNY; exempt-credit total \(summary.exemptCreditTotal) CNY")
-        lines.append("nodes:               \(summary.nodesAgree ? "all agree" : "DISAGREE")")
-        for node in summary.nodes { lines.append("  \(node.id)  height \(node.height)  last block \(node.lastBlockHash)") }
-        lines.append(String(format: "throughput:          %.1f transactions/s committed (%llu blocks, %.1f s wall)", summary.transactionsPerSecond, summary.blocks, summary.elapsedSeconds))
+        let unreachable = summary.nodes.filter { $0.lastBlockHash == WorkloadReplay.NodeSummary.unreachable }
+        let verdict = summary.nodesAgree ? "all agree" : unreachable.isEmpty ? "DISAGREE" : "NOT ALL ANSWERED (\(unreachable.count) unreachable)"
+        lines.append("nodes:               \(verdict)")
+        for node in summary.nodes {
+            lines.append(node.lastBlockHash == WorkloadReplay.NodeSummary.unreachable
+                ? "  \(node.id)  unreachable" : "  \(node.id)  height \(node.height)  last block \(node.lastBlockHash)")
+        }
+        lines.append(String(format: "throughput:          %.1f transactions/s committed (%llu blocks; %.1f s from first submission to last commit, %.1f s in all)",
+                            summary.transactionsPerSecond, summary.blocks, summary.commitWindowSeconds, summary.elapsedSeconds))
         lines.append(String(format: "latency (submit→commit): p50 %.1f ms, p99 %.1f ms, max %.1f ms", summary.latencyMsP50, summary.latencyMsP99, summary.latencyMsMax))
         return lines.joined(separator: "\n")
     }

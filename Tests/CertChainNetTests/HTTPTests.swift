@@ -224,7 +224,8 @@ final class HTTPTests: XCTestCase {
         XCTAssertEqual(try HTTPClient(host: "127.0.0.1", port: server.boundPort).request("GET", "/alive").status, 200)
     }
 
-    func testConnectionLimit() throws {
+    func testConnectionLimitEvictsWaitingConnectionsNotBusyOnes() throws {
+        // Idle keep-alive connections hold every slot: a newcomer is still served, the longest-waiting one is closed.
         let server = try makeServer(connectionsMax: 2)
         defer { server.stop() }
         let a = HTTPClient(host: "127.0.0.1", port: server.boundPort)
@@ -232,9 +233,49 @@ final class HTTPTests: XCTestCase {
         XCTAssertEqual(try a.request("GET", "/").status, 200)
         XCTAssertEqual(try b.request("GET", "/").status, 200)
         let (text, _) = try raw(server.boundPort, Array("GET / HTTP/1.1\r\nHost: x\r\n\r\n".utf8), seconds: 1)
-        XCTAssertTrue(text.hasPrefix("HTTP/1.1 503 "), text)
-        a.close()
+        XCTAssertTrue(text.hasPrefix("HTTP/1.1 200 "), text)
+        XCTAssertEqual(server.evictedConnectionCount, 1)
+        // A flood of connections that send nothing cannot lock a client out.
+        var silent: [Int32] = []
+        defer { for fd in silent { close(fd) } }
+        for _ in 0..<10 { silent.append(try connectRaw(server.boundPort)) }
         XCTAssertTrue(waitUntil { (try? HTTPClient(host: "127.0.0.1", port: server.boundPort).request("GET", "/").status) == 200 })
+
+        // Connections being answered are never cut: with both slots busy, a newcomer gets 503.
+        let release = DispatchSemaphore(value: 0)
+        let entered = DispatchSemaphore(value: 0)
+        let busy = HTTPServer(host: "127.0.0.1", port: 0, connectionsMax: 2) { request in
+            if request.path == "/block" {
+                entered.signal()
+                _ = release.wait(timeout: .now() + 10)
+            }
+            return .text(200, "ok")
+        }
+        try busy.start()
+        defer { busy.stop() }
+        for _ in 0..<2 {
+            let port = busy.boundPort
+            Thread.detachNewThread { _ = try? HTTPClient(host: "127.0.0.1", port: port, timeoutSeconds: 15).request("GET", "/block") }
+            XCTAssertEqual(entered.wait(timeout: .now() + 5), .success)
+        }
+        let (refused, _) = try raw(busy.boundPort, Array("GET / HTTP/1.1\r\nHost: x\r\n\r\n".utf8), seconds: 1)
+        XCTAssertTrue(refused.hasPrefix("HTTP/1.1 503 "), refused)
+        release.signal()
+        release.signal()
+    }
+
+    /// A connected socket that sends nothing.
+    func connectRaw(_ port: UInt16) throws -> Int32 {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = port.bigEndian
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else { throw NSError(domain: "connect", code: Int(errno)) }
+        return fd
     }
 
     func testSlowClientsAreTimedOut() throws {

@@ -205,6 +205,8 @@ final class AccessNetworkTests: XCTestCase {
         let page2a = try get("/v1/certificates?limit=5&after=\(try XCTUnwrap(try get("/v1/certificates?limit=5", as: auditor).object["next"] as? String))", as: auditor)
         XCTAssertEqual(numbers(page2a.object["items"] as? [[String: Any]] ?? []), Array(everything[5..<10]))
         XCTAssertEqual(try get("/v1/certificates?limit=100000", as: auditor).object["limit"] as? Int, QueryLimits.maxLimit)
+        XCTAssertEqual(try get("/v1/certificates?limit=99999999999999999999999", as: auditor).object["limit"] as? Int, QueryLimits.maxLimit, "a limit beyond Int is capped too")
+        XCTAssertEqual(try get("/v1/certificates?limit=-5", as: auditor).code, "invalid-limit")
         XCTAssertEqual(try get("/v1/certificates?after=bm9wZQ", as: auditor).code, "invalid-cursor")
         XCTAssertEqual(try get("/v1/certificates?limit=0", as: auditor).code, "invalid-limit")
         XCTAssertEqual(try get("/v1/certificates?agnet=\(agent)", as: auditor).code, "invalid-query")

@@ -69,6 +69,10 @@ final class NetworkTests: XCTestCase {
         XCTAssertGreaterThan(summary.nodes[0].height, 0)
         // The restarted backup caught up by state transfer (blocks fetched from peers, certificates checked).
         XCTAssertTrue(log(testnet, victim).contains("via sync"), log(testnet, victim))
+        // Replaying the same workload again cannot wait forever for receipts it will never see: it refuses at once.
+        XCTAssertThrowsError(try WorkloadReplay(options: smallReplayOptions(testnet, genesis)).run(log: { _ in })) { error in
+            XCTAssertTrue("\(error)".contains("already holds the workload"), "\(error)")
+        }
 
         // Provenance, as `certchain trace` prints it for an auditor: declaration → application → issuance → claim → refund.
         let api = try HTTPClient(url: "http://\(genesis.validators[victim].apiAddress)")
