@@ -3,19 +3,19 @@ import Foundation
 
 /// `certchain simulate`: runs seeded whole-cluster simulations and reports failing seeds.
 func simulateCommand(_ arguments: Arguments) throws -> Int32 {
-    let seeds = try arguments.int("seeds", default: 100)
-    let firstSeed = UInt64(try arguments.int("first-seed", default: 1))
+    let seeds = try arguments.int("seeds", default: 100, atLeast: 1)
+    let firstSeed = UInt64(try arguments.int("first-seed", default: 1, atLeast: 0))
     let validators = try arguments.int("validators", default: 4)
     guard [4, 7].contains(validators) || (validators >= 4 && validators <= 16) else {
         throw CLIError(description: "--validators must be between 4 and 16", usage: true)
     }
     let workload = arguments.options["workload"] ?? "samples/small"
-    let transactions = try arguments.int("transactions", default: 120)
-    let twins = try arguments.int("twins", default: 0)
+    let transactions = try arguments.int("transactions", default: 120, atLeast: 1)
+    let twins = try arguments.int("twins", default: 0, atLeast: 0)
     var onlySeed: UInt64?
     if let text = ProcessInfo.processInfo.environment["CERTCHAIN_SIM_SEED"], let seed = UInt64(text) { onlySeed = seed }
     let fixture = try SimulationFixture(workloadDirectory: workload, validators: validators, transactionCount: transactions)
-    let list: [UInt64] = onlySeed.map { [$0] } ?? (0..<UInt64(max(0, seeds))).map { firstSeed + $0 }
+    let list: [UInt64] = onlySeed.map { [$0] } ?? (0..<UInt64(seeds)).map { firstSeed + $0 }
     var failed: [UInt64] = []
     var viewChanged = 0
     let start = Date()

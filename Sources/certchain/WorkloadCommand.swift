@@ -16,7 +16,7 @@ func workloadCommand(_ arguments: Arguments) throws {
         guard let rate = Double(text), rate >= 0, rate <= 1 else { throw CLIError(description: "--bad-rate must be a number in 0…1", usage: true) }
         options.badRate = rate
     }
-    options.principalCap = try arguments.int("max-principals", default: options.principalCap)
+    options.principalCap = try arguments.int("max-principals", default: options.principalCap, atLeast: 1)
     let out = URL(fileURLWithPath: arguments.positional[1])
     let start = Date()
     let summary = try WorkloadGenerator(options: options).write(to: out)

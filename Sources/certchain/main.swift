@@ -46,47 +46,128 @@ let usage = """
 
     """
 
-/// Command-line failure: printed as `certchain: message`, exit status 1 (2 for usage errors).
+/// Command-line failure: printed as `certchain: message`, exit status 1 (2 for usage errors, with the command's usage lines).
 struct CLIError: Error, CustomStringConvertible {
     var description: String
     var usage = false
 }
 
-/// `--name value` options and positional arguments.
+/// The options (`--name value`) and flags (`--name`) that one command, or one of its subcommands, accepts.
+struct CommandSpec {
+    var options: Set<String> = []
+    var flags: Set<String> = []
+
+    /// Both specs' options and flags.
+    func union(_ other: CommandSpec) -> CommandSpec {
+        CommandSpec(options: options.union(other.options), flags: flags.union(other.flags))
+    }
+
+    static let auth: Set<String> = ["api", "key", "identity", "keys"]
+    static let createNetwork: Set<String> = ["dir", "template", "reference", "validators", "suite", "base-port"]
+
+    /// What each command accepts, keyed `command` or `command subcommand` (the subcommand's key wins when both exist).
+    static let all: [String: CommandSpec] = [
+        "keys generate": CommandSpec(options: ["suite", "out"], flags: ["force"]),
+        "genesis create": CommandSpec(options: createNetwork),
+        "node": CommandSpec(options: ["genesis", "id", "key", "data", "log-level"]),
+        "testnet up": CommandSpec(options: createNetwork, flags: ["quiet-urls"]),
+        "testnet down": CommandSpec(options: ["dir"]),
+        "testnet status": CommandSpec(options: ["dir"]),
+        "testnet start": CommandSpec(options: ["dir", "node"]),
+        "testnet stop": CommandSpec(options: ["dir", "node"], flags: ["kill"]),
+        "workload generate": CommandSpec(options: ["certificates", "seed", "bad-rate", "max-principals"]),
+        "replay": CommandSpec(options: ["api", "keys", "report", "limit"]),
+        "simulate": CommandSpec(
+            options: ["seeds", "first-seed", "validators", "workload", "transactions", "twins"], flags: ["primary-faults", "verbose"]),
+        "submit": CommandSpec(options: ["api", "key", "signer", "kind", "body", "effective-date", "nonce", "chain-id"]),
+        "status": CommandSpec(options: ["api"]),
+        "certificate": CommandSpec(options: auth, flags: ["json"]),
+        "history": CommandSpec(options: auth, flags: ["json"]),
+        "trace": CommandSpec(options: auth),
+        "tx": CommandSpec(options: auth),
+        "block": CommandSpec(options: auth),
+        "get": CommandSpec(options: auth, flags: ["raw"]),
+        "verify": CommandSpec(options: ["genesis"]),
+        "login": CommandSpec(options: auth.union(["ttl", "certificate"])),
+        "bench": CommandSpec(options: [
+            "profile", "validators", "suite", "certificates", "clients", "slice", "slices", "growth-seconds", "phase-seconds",
+            "latency-rate", "perf-seconds", "workload", "dir", "out", "template", "query-threads", "commit", "label",
+        ]),
+    ]
+
+    /// Every option and flag of `command` and its subcommands (nil for an unknown command); `help` is always a flag.
+    static func forCommand(_ command: String) -> CommandSpec? {
+        let specs = all.filter { $0.key == command || $0.key.hasPrefix(command + " ") }.map(\.value)
+        guard !specs.isEmpty else { return nil }
+        return specs.reduce(CommandSpec(flags: ["help"])) { $0.union($1) }
+    }
+}
+
+/// `--name value` (or `--name=value`) options, `--name` flags and positional arguments, checked against the command's spec.
 struct Arguments {
     var positional: [String] = []
     var options: [String: String] = [:]
     var flags: Set<String> = []
-    static let flagNames: Set<String> = ["json", "kill", "quiet-urls", "primary-faults", "verbose", "raw"]
 
-    init(_ arguments: ArraySlice<String>) throws {
+    /// Parses `arguments` of `command`: an option or flag the command does not know is a usage error.
+    init(_ arguments: ArraySlice<String>, command: String) throws {
+        let spec = CommandSpec.forCommand(command) ?? CommandSpec(flags: ["help"])
         var iterator = arguments.makeIterator()
         while let argument = iterator.next() {
-            if argument.hasPrefix("--") {
-                let name = String(argument.dropFirst(2))
-                if Self.flagNames.contains(name) {
+            if argument == "-h" {
+                flags.insert("help")
+            } else if argument.hasPrefix("--"), argument.count > 2 {
+                var name = String(argument.dropFirst(2))
+                var inlineValue: String?
+                if let equals = name.firstIndex(of: "=") {
+                    inlineValue = String(name[name.index(after: equals)...])
+                    name = String(name[..<equals])
+                }
+                if spec.flags.contains(name), inlineValue == nil {
                     flags.insert(name)
-                } else {
-                    guard let value = iterator.next() else { throw CLIError(description: "--\(name) needs a value", usage: true) }
+                } else if spec.options.contains(name) {
+                    if let inlineValue {
+                        options[name] = inlineValue
+                        continue
+                    }
+                    // A following known option means this one's value is missing (negative numbers start with one dash).
+                    guard let value = iterator.next(),
+                        !(value.hasPrefix("--") && (spec.options.contains(String(value.dropFirst(2))) || spec.flags.contains(String(value.dropFirst(2)))))
+                    else { throw CLIError(description: "--\(name) needs a value", usage: true) }
                     options[name] = value
+                } else {
+                    throw CLIError(description: "unknown option --\(name) for `certchain \(command)`", usage: true)
                 }
             } else {
                 positional.append(argument)
             }
         }
+        // Options of another subcommand of the same command (`testnet status --node 1`) are refused too.
+        if let subcommand = positional.first, let sub = CommandSpec.all["\(command) \(subcommand)"] {
+            let known = sub.options.union(sub.flags).union(["help"])
+            if let stray = options.keys.sorted().first(where: { !known.contains($0) }) ?? flags.sorted().first(where: { !known.contains($0) }) {
+                throw CLIError(description: "unknown option --\(stray) for `certchain \(command) \(subcommand)`", usage: true)
+            }
+        }
     }
 
+    /// The value of `--name`, or a usage error.
     func required(_ name: String) throws -> String {
         guard let value = options[name] else { throw CLIError(description: "--\(name) is required", usage: true) }
         return value
     }
 
-    func int(_ name: String, default value: Int) throws -> Int {
+    /// The whole number given as `--name`, `value` when absent; a usage error when it is not a number or is below `atLeast`.
+    func int(_ name: String, default value: Int, atLeast minimum: Int = Int.min) throws -> Int {
         guard let text = options[name] else { return value }
-        guard let number = Int(text) else { throw CLIError(description: "--\(name) must be a whole number", usage: true) }
+        guard let number = Int(text), number >= minimum else {
+            let bound = minimum == Int.min ? "" : " ≥ \(minimum)"
+            throw CLIError(description: "--\(name) must be a whole number\(bound), not \(text)", usage: true)
+        }
         return number
     }
 
+    /// The `--suite` signature suite (default sm2-sm3).
     func suite() throws -> SignatureSuite {
         let text = options["suite"] ?? "sm2-sm3"
         guard let suite = SignatureSuite(rawValue: text) else {
@@ -96,6 +177,27 @@ struct Arguments {
     }
 }
 
+/// The lines of the usage text about `command` (with the AUTH note for the read commands), for usage errors.
+func usageLines(for command: String) -> String {
+    let lines = usage.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+    var picked: [String] = []
+    var inBlock = false
+    for line in lines {
+        let trimmed = line.trimmingCharacters(in: .whitespaces)
+        if trimmed.hasPrefix("certchain ") {
+            inBlock = trimmed.hasPrefix("certchain \(command) ") || trimmed == "certchain \(command)"
+        } else if trimmed.hasPrefix("AUTH:") {
+            inBlock = ["certificate", "history", "trace", "tx", "block", "get", "login"].contains(command)
+        } else if trimmed.isEmpty {
+            inBlock = false
+        }
+        if inBlock { picked.append(line) }
+    }
+    guard !picked.isEmpty else { return usage }
+    return "usage:\n" + picked.joined(separator: "\n") + "\n(`certchain help` lists every command)\n"
+}
+
+/// The text of the file at `path`, or a clear error.
 func readFile(_ path: String) throws -> String {
     guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw CLIError(description: "cannot read \(path)") }
     return text
@@ -116,6 +218,7 @@ func get(_ client: HTTPClient, _ path: String, signer: RequestSigner? = nil) thr
     return response.body
 }
 
+/// Prints a JSON body pretty and with sorted keys (as it came when it is not JSON).
 func printJSON(_ bytes: [UInt8]) {
     if let object = try? JSONSerialization.jsonObject(with: Data(bytes)),
         let pretty = try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
@@ -193,11 +296,18 @@ func loadGenesis(_ arguments: Arguments) throws -> Genesis {
     }
 }
 
+/// Log levels accepted by `--log-level`, least severe first.
+let logLevels: [(name: String, level: Logger.Level)] = [("debug", .debug), ("info", .info), ("warn", .warn), ("error", .error), ("off", .off)]
+
+/// `certchain node …`: runs one validator in the foreground until SIGTERM or SIGINT.
 func nodeCommand(_ arguments: Arguments) throws -> Never {
+    let levelName = arguments.options["log-level"] ?? "info"
+    guard let level = logLevels.first(where: { $0.name == levelName })?.level else {
+        throw CLIError(description: "unknown log level \(levelName): use \(logLevels.map(\.name).joined(separator: ", "))", usage: true)
+    }
     let genesis = try loadGenesis(arguments)
     let id = try arguments.required("id")
     let key = try PrivateKey(pem: try readFile(try arguments.required("key")))
-    let level: Logger.Level = ["debug": .debug, "warn": .warn, "error": .error][arguments.options["log-level"] ?? "info"] ?? .info
     let logger = Logger(label: id, minimumLevel: level)
     signal(SIGPIPE, SIG_IGN)
     let node = try Node(options: NodeOptions(genesis: genesis, validatorId: id, nodeKey: key, dataDirectory: try arguments.required("data")), logger: logger)
@@ -284,12 +394,13 @@ func waitServing(_ testnet: Testnet, _ genesis: Genesis, only: [Int]? = nil) thr
     }
 }
 
+/// `certchain replay WORKLOAD_DIR --api URL[,URL…] …`: submits a workload and checks every receipt; exit 1 on a mismatch.
 func replayCommand(_ arguments: Arguments) throws -> Int32 {
     guard let workload = arguments.positional.first else { throw CLIError(description: "replay: WORKLOAD_DIR is required", usage: true) }
     let urls = try arguments.required("api").split(separator: ",").map(String.init)
     let keys = arguments.options["keys"] ?? "demo-network/keys"
     var options = WorkloadReplay.Options(workloadDirectory: workload, apiURLs: urls, keysDirectory: keys)
-    if arguments.options["limit"] != nil { options.limit = try arguments.int("limit", default: 0) }
+    if arguments.options["limit"] != nil { options.limit = try arguments.int("limit", default: 0, atLeast: 1) }
     let summary = try WorkloadReplay(options: options).run()
     print(ReplayReport.text(summary))
     if let report = arguments.options["report"] {
@@ -301,6 +412,7 @@ func replayCommand(_ arguments: Arguments) throws -> Int32 {
     return summary.mismatches == 0 && summary.stateMatchesExpected && summary.nodesAgree ? 0 : 1
 }
 
+/// `certchain submit …`: signs one transaction with `--key` and posts it.
 func submitCommand(_ arguments: Arguments) throws {
     let api = try client(arguments)
     let key = try PrivateKey(pem: try readFile(try arguments.required("key")))
@@ -331,13 +443,23 @@ func submitCommand(_ arguments: Arguments) throws {
     guard response.status < 300 else { throw CLIError(description: "refused (HTTP \(response.status))") }
 }
 
+/// Runs the command named by the process arguments; returns the exit status.
 func run() throws -> Int32 {
     let all = CommandLine.arguments
     guard all.count >= 2 else {
         print(usage, terminator: "")
         return 2
     }
-    let arguments = try Arguments(all.dropFirst(2))
+    if ["help", "--help", "-h"].contains(all[1]) {
+        print(usage, terminator: "")
+        return 0
+    }
+    guard CommandSpec.forCommand(all[1]) != nil else { throw CLIError(description: "unknown command \(all[1])", usage: true) }
+    let arguments = try Arguments(all.dropFirst(2), command: all[1])
+    if arguments.flags.contains("help") {
+        print(usageLines(for: all[1]), terminator: "")
+        return 0
+    }
     switch all[1] {
     case "keys": try keysCommand(arguments)
     case "genesis": try genesisCommand(arguments)
@@ -369,8 +491,6 @@ func run() throws -> Int32 {
             if arguments.flags.contains("raw") { FileHandle.standardOutput.write(Data(body)) } else { printJSON(body) }
         default: printJSON(try get(api, "/v1/blocks/\(key)", signer: signer))
         }
-    case "help", "--help", "-h":
-        print(usage, terminator: "")
     default:
         throw CLIError(description: "unknown command \(all[1])", usage: true)
     }
@@ -379,11 +499,12 @@ func run() throws -> Int32 {
 
 do {
     exit(try run())
-} catch let error as CLIError {
-    FileHandle.standardError.write(Data("certchain: \(error.description)\n".utf8))
-    if error.usage { FileHandle.standardError.write(Data(usage.utf8)) }
-    exit(error.usage ? 2 : 1)
 } catch {
-    FileHandle.standardError.write(Data("certchain: \(error)\n".utf8))
-    exit(1)
+    FileHandle.standardError.write(Data("certchain: \((error as? CLIError)?.description ?? "\(error)")\n".utf8))
+    let isUsage = (error as? CLIError)?.usage == true
+    if isUsage {
+        let command = CommandLine.arguments.count >= 2 ? CommandLine.arguments[1] : ""
+        FileHandle.standardError.write(Data(usageLines(for: command).utf8))
+    }
+    exit(isUsage ? 2 : 1)
 }
