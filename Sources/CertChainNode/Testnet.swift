@@ -119,10 +119,13 @@ public struct Testnet: Sendable {
     @discardableResult
     public func startNode(_ index: Int, executable: String) throws -> Int32 {
         let dir = nodeDirectory(index)
+        let keyPath = keysDirectory + "/node\(index).pem"
+        // Checked before the folder is made, so a wrong index leaves nothing behind.
+        guard FileManager.default.fileExists(atPath: keyPath) else { throw NodeError("no validator node\(index) in \(directory): \(keyPath) is missing") }
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         if let pid = runningPid(index) { throw NodeError("node\(index) is already running (pid \(pid))") }
         let arguments = [
-            executable, "node", "--genesis", genesisPath, "--id", "node\(index)", "--key", keysDirectory + "/node\(index).pem",
+            executable, "node", "--genesis", genesisPath, "--id", "node\(index)", "--key", keyPath,
             "--data", dir + "/data",
         ]
         let pid = try spawnDetached(arguments, logPath: dir + "/node.log")

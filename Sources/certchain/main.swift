@@ -329,6 +329,18 @@ func nodeCommand(_ arguments: Arguments) throws -> Never {
     withExtendedLifetime(sources) { dispatchMain() }
 }
 
+/// The validator index of `--node` (nil when absent); a usage error when `genesis` has no such validator.
+func validatorIndex(_ arguments: Arguments, _ genesis: Genesis) throws -> Int? {
+    guard let text = arguments.options["node"] else { return nil }
+    let range = "(0…\(genesis.validators.count - 1))"
+    guard let index = Int(text) else { throw CLIError(description: "--node must be a validator number \(range), not \(text)", usage: true) }
+    guard genesis.validators.indices.contains(index) else {
+        throw CLIError(description: "no validator \(index) in this network \(range)", usage: true)
+    }
+    return index
+}
+
+/// `certchain testnet up|down|status|start|stop --dir DIR …`: a local network of validator processes.
 func testnetCommand(_ arguments: Arguments) throws {
     let testnet = Testnet(directory: try arguments.required("dir"))
     let executable = currentExecutablePath()
@@ -351,17 +363,25 @@ func testnetCommand(_ arguments: Arguments) throws {
         }
     case "start":
         let genesis = try testnet.loadGenesis()
-        let indices = arguments.options["node"] == nil ? Array(genesis.validators.indices) : [try arguments.int("node", default: 0)]
+        let indices = try validatorIndex(arguments, genesis).map { [$0] } ?? Array(genesis.validators.indices)
         for index in indices where testnet.runningPid(index) == nil { try testnet.startNode(index, executable: executable) }
         try waitServing(testnet, genesis, only: indices)
         print(indices.map { "node\($0) http://\(genesis.validators[$0].apiAddress)" }.joined(separator: "\n"))
     case "stop":
-        let index = try arguments.int("node", default: -1)
-        guard index >= 0 else { throw CLIError(description: "--node I is required", usage: true) }
+        let genesis = try testnet.loadGenesis()
+        guard let index = try validatorIndex(arguments, genesis) else {
+            throw CLIError(description: "--node I is required (0…\(genesis.validators.count - 1))", usage: true)
+        }
+        guard let pid = testnet.runningPid(index) else {
+            print("node\(index) is not running")
+            return
+        }
         if arguments.flags.contains("kill") {
             testnet.signalNode(index, SIGKILL)
+            print("killed node\(index) (pid \(pid))")
         } else {
             testnet.stopNode(index)
+            print("stopped node\(index) (pid \(pid))")
         }
     case "down":
         let genesis = try testnet.loadGenesis()
@@ -386,6 +406,7 @@ func testnetCommand(_ arguments: Arguments) throws {
     }
 }
 
+/// Waits until the validators (all, or `only` those) answer; an error naming the log of the first that does not.
 func waitServing(_ testnet: Testnet, _ genesis: Genesis, only: [Int]? = nil) throws {
     for index in only ?? Array(genesis.validators.indices) {
         guard testnet.waitUntilServing(index, apiAddress: genesis.validators[index].apiAddress, timeoutSeconds: 60) else {
