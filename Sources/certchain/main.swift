@@ -13,7 +13,7 @@ let usage = """
     certchain — a permissioned PBFT chain for 《代理出口货物证明》 (Certificate of Agency Export of Goods)
 
     usage:
-      certchain keys generate [--suite sm2-sm3|ed25519-sha256] [--out FILE.pem]
+      certchain keys generate [--suite sm2-sm3|ed25519-sha256] [--out FILE.pem [--force]]   --force replaces an existing FILE
       certchain genesis create --dir DIR [--template genesis/template.json] [--reference reference.json]
                                [--validators 4] [--suite sm2-sm3|ed25519-sha256] [--base-port P]
       certchain node --genesis genesis.json --id node0 --key node0.pem --data DIR [--log-level info]
@@ -251,13 +251,12 @@ func requestSigner(_ arguments: Arguments, _ api: HTTPClient) throws -> RequestS
 
 // MARK: - Commands
 
+/// `certchain keys generate [--suite S] [--out FILE [--force]]`: a new private key (PEM) and its public key (hex).
 func keysCommand(_ arguments: Arguments) throws {
     guard arguments.positional.first == "generate" else { throw CLIError(description: "keys: use `keys generate`", usage: true) }
     let key = try PrivateKey.generate(suite: try arguments.suite())
     if let out = arguments.options["out"] {
-        guard FileManager.default.createFile(atPath: out, contents: Data(key.pem.utf8), attributes: [.posixPermissions: 0o600]) else {
-            throw CLIError(description: "cannot write \(out)")
-        }
+        try writePrivateKey(key.pem, to: out, overwrite: arguments.flags.contains("force"))
         print(key.publicKey.hex)
     } else {
         print(key.pem, terminator: "")
@@ -265,6 +264,25 @@ func keysCommand(_ arguments: Arguments) throws {
     }
 }
 
+/// Writes a private key readable by its owner only; refuses to replace an existing file unless `overwrite`.
+func writePrivateKey(_ pem: String, to path: String, overwrite: Bool) throws {
+    // O_EXCL: the check and the creation are one step, so no existing key is ever truncated without --force.
+    let fd = open(path, O_WRONLY | O_CREAT | (overwrite ? O_TRUNC : O_EXCL), 0o600)
+    guard fd >= 0 else {
+        let code = errno
+        if code == EEXIST {
+            throw CLIError(description: "\(path) already exists; not overwriting a private key (pass --force to replace it, or choose another --out)")
+        }
+        throw CLIError(description: "cannot write \(path): \(String(cString: strerror(code)))")
+    }
+    defer { close(fd) }
+    _ = fchmod(fd, 0o600)
+    let bytes = Array(pem.utf8)
+    let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+    guard written == bytes.count else { throw CLIError(description: "cannot write \(path): \(String(cString: strerror(errno)))") }
+}
+
+/// Testnet/genesis creation options from `--template`, `--reference`, `--validators`, `--suite` and `--base-port`.
 func createOptions(_ arguments: Arguments) throws -> Testnet.CreateOptions {
     var options = Testnet.CreateOptions(
         templatePath: arguments.options["template"] ?? "genesis/template.json", referencePath: arguments.options["reference"])
