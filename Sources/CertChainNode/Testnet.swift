@@ -48,6 +48,9 @@ public struct Testnet: Sendable {
         }
     }
 
+    /// Validators that may fail or misbehave without stopping or corrupting a network of `validators` (f of n = 3f+1).
+    public static func faultTolerance(validators: Int) -> Int { max(0, (validators - 1) / 3) }
+
     /// Generates keys and `genesis.json` from a template (the only place secrets are created).
     @discardableResult
     public func create(_ options: CreateOptions) throws -> Genesis {

@@ -287,6 +287,7 @@ func createOptions(_ arguments: Arguments) throws -> Testnet.CreateOptions {
     var options = Testnet.CreateOptions(
         templatePath: arguments.options["template"] ?? "genesis/template.json", referencePath: arguments.options["reference"])
     options.validators = try arguments.int("validators", default: 4)
+    guard (1...64).contains(options.validators) else { throw CLIError(description: "--validators must be between 1 and 64", usage: true) }
     options.suite = try arguments.suite()
     if let base = arguments.options["base-port"] {
         guard let port = UInt16(base), port > 0, port < 65000 else { throw CLIError(description: "--base-port must be a port number", usage: true) }
@@ -295,10 +296,22 @@ func createOptions(_ arguments: Arguments) throws -> Testnet.CreateOptions {
     return options
 }
 
+/// Warns on stderr when `validators` tolerate no faulty validator (fewer than 4: f = 0).
+func warnIfNoFaultTolerance(_ validators: Int) {
+    guard Testnet.faultTolerance(validators: validators) == 0 else { return }
+    FileHandle.standardError.write(Data("""
+        certchain: warning: \(validators) validator\(validators == 1 ? "" : "s") tolerate\(validators == 1 ? "s" : "") no faulty validator \
+        (f = 0; PBFT needs n ≥ 3f+1): use 4 or more to survive one faulty validator
+
+        """.utf8))
+}
+
+/// `certchain genesis create --dir DIR …`: keys and genesis.json without starting validators.
 func genesisCommand(_ arguments: Arguments) throws {
     guard arguments.positional.first == "create" else { throw CLIError(description: "genesis: use `genesis create`", usage: true) }
     let testnet = Testnet(directory: try arguments.required("dir"))
     let genesis = try testnet.create(try createOptions(arguments))
+    warnIfNoFaultTolerance(genesis.validators.count)
     print("wrote \(testnet.genesisPath) (chain \(genesis.chainId), \(genesis.validators.count) validators) and keys in \(testnet.keysDirectory)/")
 }
 
@@ -368,6 +381,7 @@ func testnetCommand(_ arguments: Arguments) throws {
             throw CLIError(description: "\(testnet.directory) already holds a testnet: `testnet start` restarts it, or remove the folder")
         }
         let genesis = try testnet.create(try createOptions(arguments))
+        warnIfNoFaultTolerance(genesis.validators.count)
         for index in genesis.validators.indices { try testnet.startNode(index, executable: executable) }
         try waitServing(testnet, genesis)
         let urls = genesis.validators.map { "http://\($0.apiAddress)" }
