@@ -55,11 +55,11 @@ public struct Testnet: Sendable {
     @discardableResult
     public func create(_ options: CreateOptions) throws -> Genesis {
         guard options.validators >= 1, options.validators <= 64 else { throw NodeError("--validators must be between 1 and 64") }
-        guard var template = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: options.templatePath))) as? [String: Any]
-        else { throw NodeError("\(options.templatePath) is not a JSON object") }
+        guard var template = try Self.jsonObject(at: options.templatePath, what: "template") else {
+            throw NodeError("\(options.templatePath) is not a JSON object")
+        }
         if let referencePath = options.referencePath {
-            guard let reference = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: referencePath))) as? [String: Any]
-            else { throw NodeError("\(referencePath) is not a JSON object") }
+            guard let reference = try Self.jsonObject(at: referencePath, what: "reference") else { throw NodeError("\(referencePath) is not a JSON object") }
             for key in ["organizations", "commodities", "tradeModes", "currencies", "deadlines"] where reference[key] != nil {
                 template[key] = reference[key]
             }
@@ -104,6 +104,18 @@ public struct Testnet: Sendable {
         return genesis
     }
 
+    /// The JSON object in the file at `path` (nil if it holds another JSON value); errors name the file.
+    private static func jsonObject(at path: String, what: String) throws -> [String: Any]? {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw NodeError("cannot read the \(what) file \(path)" + (FileManager.default.fileExists(atPath: path) ? "" : ": no such file"))
+        }
+        do {
+            return try JSONSerialization.jsonObject(with: data) as? [String: Any]
+        } catch {
+            throw NodeError("\(path) is not valid JSON")
+        }
+    }
+
     private func writeKey(name: String, suite: SignatureSuite) throws -> PrivateKey {
         let key = try PrivateKey.generate(suite: suite)
         let path = keysDirectory + "/\(name).pem"
@@ -113,9 +125,17 @@ public struct Testnet: Sendable {
         return key
     }
 
-    /// The genesis this testnet was created with.
+    /// The genesis this testnet was created with; a clear error when the folder holds no testnet.
     public func loadGenesis() throws -> Genesis {
-        try JSONDecoder().decode(Genesis.self, from: Data(contentsOf: URL(fileURLWithPath: genesisPath)))
+        guard let data = FileManager.default.contents(atPath: genesisPath) else {
+            if FileManager.default.fileExists(atPath: genesisPath) { throw NodeError("cannot read \(genesisPath)") }
+            throw NodeError("no testnet in \(directory) (run certchain testnet up --dir \(directory) …)")
+        }
+        do {
+            return try JSONDecoder().decode(Genesis.self, from: data)
+        } catch {
+            throw NodeError("\(genesisPath) is not a valid genesis file: \(describe(error))")
+        }
     }
 
     /// Starts validator `index` as a background process running `executable node …`; returns its pid.

@@ -203,9 +203,14 @@ func readFile(_ path: String) throws -> String {
     return text
 }
 
+/// A client for the first URL of `--api`; a usage error when it is not an `http://HOST:PORT` URL.
 func client(_ arguments: Arguments) throws -> HTTPClient {
     let url = try arguments.required("api").split(separator: ",").first.map(String.init) ?? ""
-    return try HTTPClient(url: url)
+    do {
+        return try HTTPClient(url: url)
+    } catch NetError.badAddress {
+        throw CLIError(description: "not a URL: \(url) (expected http://HOST:PORT, e.g. http://127.0.0.1:8601)", usage: true)
+    }
 }
 
 /// GET that returns the body, or throws with the API's error message; signed when a signer is given.
@@ -323,7 +328,7 @@ func loadGenesis(_ arguments: Arguments) throws -> Genesis {
     } catch let error as CLIError {
         throw error
     } catch {
-        throw CLIError(description: "\(genesisPath) is not a valid genesis file: \(error)")
+        throw CLIError(description: "\(genesisPath) is not a valid genesis file: \(decodingMessage(error))")
     }
 }
 
@@ -488,7 +493,7 @@ func submitCommand(_ arguments: Arguments) throws {
     do {
         transaction = try JSONDecoder().decode(Transaction.self, from: JSONSerialization.data(withJSONObject: unsigned))
     } catch {
-        throw CLIError(description: "not a valid transaction: \(error)")
+        throw CLIError(description: "not a valid transaction: \(decodingMessage(error))")
     }
     let signed = SignedTransaction(transaction: transaction, signature: try key.sign(transaction.signingBytes))
     let response = try api.request("POST", "/v1/transactions", body: Array(try JSONEncoder().encode(signed)), headers: [("Content-Type", "application/json")])
@@ -550,10 +555,79 @@ func run() throws -> Int32 {
     return 0
 }
 
+/// The `--api` value given on the command line, if any (to name the server in network errors).
+func apiArgument() -> String? {
+    let all = CommandLine.arguments
+    for (i, argument) in all.enumerated() {
+        if argument.hasPrefix("--api=") { return String(argument.dropFirst(6)) }
+        if argument == "--api", i + 1 < all.count { return all[i + 1] }
+    }
+    return nil
+}
+
+/// What a JSON decoding error means, with the path of the field at fault ("missing field body.taxId").
+func decodingMessage(_ error: Error) -> String {
+    func path(_ context: DecodingError.Context, _ key: CodingKey? = nil) -> String {
+        (context.codingPath + (key.map { [$0] } ?? [])).map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
+    }
+    switch error {
+    case DecodingError.keyNotFound(let key, let context): return "missing field \(path(context, key))"
+    case DecodingError.valueNotFound(_, let context): return "field \(path(context)) is null"
+    case DecodingError.typeMismatch(_, let context): return "field \(path(context)) has the wrong type (\(context.debugDescription))"
+    case DecodingError.dataCorrupted(let context):
+        return context.codingPath.isEmpty ? "not valid JSON" : "field \(path(context)): \(context.debugDescription)"
+    default: return "\(error)"
+    }
+}
+
+/// A sentence for an error the CLI did not word itself: socket errors, missing files; anything else as it describes itself.
+func userMessage(_ error: Error) -> String {
+    let api = apiArgument()
+    let server = api.map { " \($0)" } ?? ""
+    func reason(_ code: Int32) -> String {
+        let text = String(cString: strerror(code))
+        return text.prefix(1).lowercased() + text.dropFirst()
+    }
+    switch error {
+    case let error as CLIError:
+        return error.description
+    case NetError.badAddress(let text):
+        // HTTPClient(url:) names the whole URL it could not parse; name resolution names only the host.
+        if text.hasPrefix("http://") || api?.split(separator: ",").contains(where: { $0 == text }) == true {
+            return "not a URL: \(text) (expected http://HOST:PORT, e.g. http://127.0.0.1:8601)"
+        }
+        return "cannot resolve host \(text)"
+    case NetError.system("connect", let code):
+        return "cannot connect to\(server.isEmpty ? " the server" : server): \(reason(code))" + (code == ECONNREFUSED ? " (is the node running?)" : "")
+    case NetError.system("bind", let code):
+        return "cannot listen on the configured address: \(reason(code))" + (code == EADDRINUSE ? " (another process, perhaps this validator, holds the port)" : "")
+    case NetError.system(let call, let code):
+        return "\(call) failed: \(reason(code))"
+    case NetError.timeout:
+        return "timed out waiting for\(server.isEmpty ? " the server" : server)"
+    case NetError.closed:
+        return "\(server.isEmpty ? "the server" : String(server.dropFirst())) closed the connection before answering"
+    case NetError.protocolViolation(let detail):
+        return "unexpected answer from\(server.isEmpty ? " the server" : server): \(detail)"
+    case is DecodingError:
+        return decodingMessage(error)
+    case let error as CocoaError:
+        let path = error.filePath ?? error.url?.path ?? "a file"
+        switch error.code {
+        case .fileNoSuchFile, .fileReadNoSuchFile: return "no such file: \(path)"
+        case .fileReadNoPermission, .fileWriteNoPermission: return "permission denied: \(path)"
+        case .fileReadCorruptFile, .propertyListReadCorrupt: return "\(path) is not valid JSON"
+        default: return "\(path): \(error.localizedDescription)"
+        }
+    default:
+        return "\(error)"
+    }
+}
+
 do {
     exit(try run())
 } catch {
-    FileHandle.standardError.write(Data("certchain: \((error as? CLIError)?.description ?? "\(error)")\n".utf8))
+    FileHandle.standardError.write(Data("certchain: \(userMessage(error))\n".utf8))
     let isUsage = (error as? CLIError)?.usage == true
     if isUsage {
         let command = CommandLine.arguments.count >= 2 ? CommandLine.arguments[1] : ""
