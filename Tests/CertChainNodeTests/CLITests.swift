@@ -1,0 +1,111 @@
+import Foundation
+import XCTest
+
+@testable import CertChainNode
+
+/// The `certchain` executable as a newcomer meets it: bad arguments give a clear message and a usage exit status, never a crash.
+final class CLITests: XCTestCase {
+    /// Exit status, stdout and stderr of `certchain arguments…` (run in `directory` when given).
+    func certchain(_ arguments: [String], in directory: String? = nil) throws -> (status: Int32, out: String, err: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try NetworkTests.executable())
+        process.arguments = arguments
+        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
+        let out = Pipe()
+        let err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        let outData = out.fileHandleForReading.readDataToEndOfFile()
+        let errData = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationReason, .exit, "certchain \(arguments) was killed by a signal: \(String(decoding: errData, as: UTF8.self))")
+        return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
+    }
+
+    /// A fresh temporary folder, removed at teardown.
+    func temporaryDirectory() throws -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("certchain-cli-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        addTeardownBlock { try? FileManager.default.removeItem(atPath: path) }
+        return path
+    }
+
+    /// `testnet start|stop --node I` with I outside the network: exit 2, "no validator I in this network (0…3)", no folder made.
+    func testNodeIndexOutsideTheNetworkIsRefused() throws {
+        let root = NetworkTests.repositoryRoot
+        let testnet = Testnet(directory: try temporaryDirectory() + "/net")
+        try testnet.create(
+            Testnet.CreateOptions(
+                templatePath: root.appendingPathComponent("genesis/template.json").path,
+                referencePath: root.appendingPathComponent("samples/small/reference.json").path))
+        for (subcommand, node) in [("start", "9"), ("start", "-1"), ("stop", "9"), ("stop", "4")] {
+            let result = try certchain(["testnet", subcommand, "--dir", testnet.directory, "--node", node])
+            XCTAssertEqual(result.status, 2, "testnet \(subcommand) --node \(node): \(result.err)")
+            XCTAssertTrue(result.err.contains("no validator \(node) in this network (0…3)"), result.err)
+            XCTAssertFalse(FileManager.default.fileExists(atPath: testnet.nodeDirectory(Int(node)!)), "testnet \(subcommand) made node\(node)/")
+        }
+        let stopped = try certchain(["testnet", "stop", "--dir", testnet.directory, "--node", "1"])
+        XCTAssertEqual(stopped.status, 0, stopped.err)
+        XCTAssertTrue(stopped.out.contains("node1 is not running"), stopped.out)
+        let missing = try certchain(["testnet", "status", "--dir", testnet.directory + "-nonexistent"])
+        XCTAssertEqual(missing.status, 1)
+        XCTAssertTrue(missing.err.contains("no testnet in \(testnet.directory)-nonexistent (run certchain testnet up --dir"), missing.err)
+    }
+
+    /// `keys generate --out FILE` never replaces an existing key unless `--force` is given; the file stays owner-only.
+    func testKeysGenerateRefusesToOverwrite() throws {
+        let path = try temporaryDirectory() + "/key.pem"
+        let first = try certchain(["keys", "generate", "--out", path])
+        XCTAssertEqual(first.status, 0, first.err)
+        let original = try String(contentsOfFile: path, encoding: .utf8)
+        let again = try certchain(["keys", "generate", "--out", path])
+        XCTAssertEqual(again.status, 1)
+        XCTAssertTrue(again.err.contains("already exists") && again.err.contains("--force"), again.err)
+        XCTAssertEqual(try String(contentsOfFile: path, encoding: .utf8), original, "the existing key was changed")
+        let forced = try certchain(["keys", "generate", "--out", path, "--force"])
+        XCTAssertEqual(forced.status, 0, forced.err)
+        XCTAssertNotEqual(try String(contentsOfFile: path, encoding: .utf8), original)
+        let permissions = try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int
+        XCTAssertEqual(permissions, 0o600)
+    }
+
+    /// Unknown options, missing or out-of-range values and unusable URLs are usage errors or plain sentences.
+    func testBadArgumentsAreExplained() throws {
+        let cases: [(arguments: [String], status: Int32, message: String)] = [
+            (["status", "--bogus"], 2, "unknown option --bogus for `certchain status`"),
+            (["status", "--api"], 2, "--api needs a value"),
+            (["testnet", "status", "--dir", "x", "--node", "1"], 2, "unknown option --node for `certchain testnet status`"),
+            (["node", "--log-level", "bogus"], 2, "unknown log level bogus: use debug, info, warn, error, off"),
+            (["simulate", "--seeds", "-1"], 2, "--seeds must be a whole number ≥ 1"),
+            (["simulate", "--first-seed", "-1"], 2, "--first-seed must be a whole number ≥ 0"),
+            (["status", "--api", "127.0.0.1:1"], 2, "not a URL: 127.0.0.1:1"),
+            (["status", "--api", "http://127.0.0.1:1"], 1, "cannot connect to http://127.0.0.1:1: connection refused"),
+        ]
+        for (arguments, status, message) in cases {
+            let result = try certchain(arguments)
+            XCTAssertEqual(result.status, status, "certchain \(arguments.joined(separator: " ")): \(result.err)")
+            XCTAssertTrue(result.err.hasPrefix("certchain: \(message)"), "certchain \(arguments.joined(separator: " ")): \(result.err)")
+        }
+        let usage = try certchain(["status", "--bogus"])
+        XCTAssertTrue(usage.err.contains("certchain status --api URL"), "a usage error shows the command's usage: \(usage.err)")
+    }
+
+    /// `genesis create` with fewer than 4 validators warns that f = 0 but still writes the network.
+    func testFewerThanFourValidatorsWarn() throws {
+        let root = NetworkTests.repositoryRoot
+        let directory = try temporaryDirectory()
+        let result = try certchain([
+            "genesis", "create", "--dir", directory + "/net", "--validators", "2",
+            "--template", root.appendingPathComponent("genesis/template.json").path,
+            "--reference", root.appendingPathComponent("samples/small/reference.json").path,
+        ])
+        XCTAssertEqual(result.status, 0, result.err)
+        XCTAssertTrue(result.err.contains("warning: 2 validators tolerate no faulty validator (f = 0"), result.err)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: directory + "/net/genesis.json"))
+        XCTAssertEqual(Testnet.faultTolerance(validators: 3), 0)
+        XCTAssertEqual(Testnet.faultTolerance(validators: 4), 1)
+        XCTAssertEqual(Testnet.faultTolerance(validators: 7), 2)
+    }
+}
