@@ -249,12 +249,15 @@ extension Node {
             case .success(let identity):
                 var lifetimeMs = SessionStore.lifetimeMaxMs
                 if !request.body.isEmpty {
-                    guard let object = try? JSONSerialization.jsonObject(with: Data(request.body)) as? [String: Any] else {
-                        return .respond(.error(400, code: "invalid-session-request", message: "the body must be empty or {\"ttlSeconds\": n}"))
+                    let secondsMax = Int(SessionStore.lifetimeMaxMs / 1000)
+                    guard let body = try? JSONDecoder().decode(SessionRequest.self, from: Data(request.body)),
+                        body.ttlSeconds.map({ (1...secondsMax).contains($0) }) ?? true
+                    else {
+                        return .respond(.error(
+                            400, code: "invalid-session-request",
+                            message: "the body must be empty or {\"ttlSeconds\": n} with n a whole number of seconds from 1 to \(secondsMax)"))
                     }
-                    if let seconds = object["ttlSeconds"] as? Int {
-                        lifetimeMs = Int64(min(max(seconds, 1), Int(SessionStore.lifetimeMaxMs / 1000))) * 1000
-                    }
+                    if let seconds = body.ttlSeconds { lifetimeMs = Int64(seconds) * 1000 }
                 }
                 let session = sessions.create(for: identity, nowMs: core.clock(), lifetimeMs: lifetimeMs)
                 log.info("session opened for \(identity.text) until \(session.expiresMs)")
@@ -310,4 +313,9 @@ final class RateLimiter: @unchecked Sendable {
             return true
         }
     }
+}
+
+/// `POST /v1/sessions` body: the session's lifetime, at most `SessionStore.lifetimeMaxMs`.
+struct SessionRequest: Decodable {
+    var ttlSeconds: Int?
 }

@@ -7,6 +7,10 @@ import Foundation
 extension Node {
     /// Routes of answers with proofs (`?proof=true`); nil when the request is not one of them.
     func handleProofRoutes(_ request: HTTPRequest, _ parts: [String]) -> HTTPResponse? {
+        if request.method == "GET", let value = request.query["proof"], value != "true", value != "false" {
+            // A misspelt flag must not pass for an answer without proof.
+            return .error(400, code: "invalid-query", message: "proof must be true or false, not \(value)")
+        }
         guard request.method == "GET", request.query["proof"] == "true", parts.count >= 3, parts[0] == "v1" else { return nil }
         switch (parts.count, parts[1]) {
         case (3, "certificates"): return proofResponse { try self.certificateProof(number: parts[2]) }

@@ -73,6 +73,7 @@ extension Node {
             if let date = query[name], !CalendarDate.isValid(date) { throw invalid("invalid-date", "\(name)=\(date) is not a YYYY-MM-DD date") }
         }
         let from = query["issuedFrom"], to = query["issuedTo"]
+        if let from, let to, from > to { throw invalid("invalid-range", "issuedFrom=\(from) is after issuedTo=\(to)") }
         // The most selective index drives the scan; the other filters are checked on each certificate.
         var prefix = QueryIndex.certificateAll
         var start: String?
@@ -121,6 +122,7 @@ extension Node {
             throw invalid("invalid-query", "give either period= or from=/to=, not both")
         }
         let from = query["period"] ?? query["from"], to = query["period"] ?? query["to"]
+        if let from, let to, from > to { throw invalid("invalid-range", "from=\(from) is after to=\(to)") }
         let prefix = query["principal"].map(QueryIndex.refundPrincipal) ?? QueryIndex.refundPeriod
         let totalsPrefix = query["principal"].map(QueryIndex.totalsPrincipal) ?? QueryIndex.totalsPeriod
         let beyond: (String, String) -> Bool = { key, prefix in to.map { String(key.dropFirst(prefix.count).prefix(6)) > $0 } ?? false }

@@ -118,6 +118,7 @@ final class AccessNetworkTests: XCTestCase {
         XCTAssertEqual(try get("/v1/certificates/\(first)", as: asPrincipal).status, 200)
         XCTAssertEqual(try get("/v1/certificates/\(first)/history", as: asPrincipal).status, 200)
         XCTAssertEqual(try get("/v1/certificates/\(first)?proof=true", as: asAgent).status, 200)
+        XCTAssertEqual(try get("/v1/certificates/\(first)?proof=1", as: asAgent).code, "invalid-query", "a misspelt proof flag is refused")
         reply = try get("/v1/certificates/\(foreign)", as: asAgent)
         XCTAssertEqual(reply.status, 403, reply.text)
         XCTAssertEqual(reply.code, "forbidden")
@@ -242,6 +243,8 @@ final class AccessNetworkTests: XCTestCase {
             })))
 
         // Refunds: the whole set's totals are expected.json's; pages add up to them; principal and period filters.
+        XCTAssertEqual(try get("/v1/refunds?from=202112&to=202101", as: auditor).code, "invalid-range")
+        XCTAssertEqual(try get("/v1/certificates?issuedFrom=2021-12-31&issuedTo=2021-01-01", as: auditor).code, "invalid-range")
         reply = try get("/v1/refunds?limit=1", as: auditor)
         XCTAssertEqual(reply.status, 200, reply.text)
         let totals = try XCTUnwrap(reply.object["totals"] as? [String: Any])
@@ -307,6 +310,10 @@ final class AccessNetworkTests: XCTestCase {
         XCTAssertEqual(reply.status, 401); XCTAssertEqual(reply.code, "invalid-token")
         response = try api.request("POST", "/v1/sessions", headers: bearer)
         XCTAssertEqual(response.status, 401, "a token cannot mint tokens")
+        for bad in [#"{"ttlSeconds":0}"#, #"{"ttlSeconds":901}"#, #"{"ttlSeconds":true}"#, #"{"ttlSeconds":"60"}"#, #"{"ttlSeconds":1e30}"#] {
+            response = try openSession(asAgent, body: Array(bad.utf8))
+            XCTAssertEqual(response.status, 400, bad)
+        }
         response = try openSession(asAgent, body: Array(#"{"ttlSeconds":1}"#.utf8))
         let shortToken = try XCTUnwrap((try JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any])?["token"] as? String)
         XCTAssertEqual(try get("/v1/certificates/\(first)", as: nil, extra: [("Authorization", "Bearer " + shortToken)]).status, 200)
