@@ -168,30 +168,22 @@ extension LedgerStatistics: StateRecord {}
 /// Decoded records keyed by state key, each kept with the exact bytes it was decoded from, so a record read in
 /// block after block is decoded once. A hit requires identical bytes, so the cache can never change a result
 /// (execution stays a pure function of state and block); it is bounded and starts over when full.
-final class DecodedRecordCache: @unchecked Sendable {
-    private let lock = NSLock()
-    private var entries: [String: (bytes: [UInt8], record: any StateRecord)] = [:]
-    /// Most records kept.
-    let entriesMax: Int
+final class DecodedRecordCache: Sendable {
+    private let entries: BoundedCache<String, (bytes: [UInt8], record: any StateRecord)>
 
     /// An empty cache holding at most `entriesMax` records.
-    init(entriesMax: Int = 20_000) { self.entriesMax = entriesMax }
+    init(entriesMax: Int = 20_000) { entries = BoundedCache(entriesMax: entriesMax) }
 
     /// The record under `key` decoded from `bytes`: cached when decoded from the same bytes before.
     func record<T: StateRecord>(_ type: T.Type, key: String, bytes: [UInt8]) -> T? {
-        if let hit = lock.withLock({ entries[key] }), hit.bytes == bytes, let record = hit.record as? T { return record }
+        if let hit = entries[key], hit.bytes == bytes, let record = hit.record as? T { return record }
         guard let record = StateCodec.decode(type, bytes) else { return nil }
         remember(key: key, bytes: bytes, record: record)
         return record
     }
 
     /// Records that `bytes` under `key` decode to `record` (e.g. just encoded from it).
-    func remember(key: String, bytes: [UInt8], record: any StateRecord) {
-        lock.withLock {
-            if entries.count >= entriesMax { entries.removeAll(keepingCapacity: true) }
-            entries[key] = (bytes, record)
-        }
-    }
+    func remember(key: String, bytes: [UInt8], record: any StateRecord) { entries[key] = (bytes, record) }
 }
 
 /// Committed state plus this block's writes plus the current transaction's pending writes.

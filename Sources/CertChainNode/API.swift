@@ -22,10 +22,6 @@ extension Node {
     /// Routes one HTTP request (SPEC section 7); runs on the server's connection thread.
     func handle(_ request: HTTPRequest) -> HTTPResponse {
         let parts = request.path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
-        // The most frequent read, answered from a cache checked against the committed value (AnswerCache.swift).
-        if request.method == "GET", parts.count == 3, parts[0] == "v1", parts[1] == "certificates", request.query.isEmpty {
-            return certificateAnswer(request, number: parts[2])
-        }
         // Authentication and authorization (AccessControl.swift); refusals and session endpoints answer here.
         if case .respond(let response) = checkAccess(request, parts) { return response }
         // Feature route groups, each in its own file; nil means "not mine".
@@ -40,7 +36,11 @@ extension Node {
         case ("GET", 3) where parts[0] == "v1" && parts[1] == "transactions": return transaction(parts[2])
         case ("GET", 3) where parts[0] == "v1" && parts[1] == "blocks": return block(parts[2], withReceipts: request.query["receipts"] == "true", withTransactions: request.query["transactions"] == "true")
         case ("GET", 3) where parts[0] == "v1" && parts[1] == "certificates":
-            return found(Ledger.certificate(number: parts[2], in: reader), what: "certificate \(parts[2])", code: "certificate-not-found")
+            // The most frequent read: answered from a cache checked against the committed value (AnswerCache.swift).
+            guard let answer = certificateAnswer(number: parts[2]) else {
+                return .error(404, code: "certificate-not-found", message: "no certificate \(parts[2]) on this chain")
+            }
+            return .json(200, answer.body)
         case ("GET", 4) where parts[0] == "v1" && parts[1] == "certificates" && parts[3] == "history":
             guard Ledger.certificate(number: parts[2], in: reader) != nil else {
                 return .error(404, code: "certificate-not-found", message: "no certificate \(parts[2]) on this chain")
@@ -64,13 +64,18 @@ extension Node {
 
     var reader: StoreStateReader { StoreStateReader(store: store) }
 
-    func json<T: Encodable>(_ status: Int, _ value: T) -> HTTPResponse {
+    /// `value` as the API's JSON: sorted keys, slashes unescaped; nil if it cannot be encoded.
+    static func encodeJSON<T: Encodable>(_ value: T) -> [UInt8]? {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        guard let data = try? encoder.encode(value) else {
+        return (try? encoder.encode(value)).map { Array($0) }
+    }
+
+    func json<T: Encodable>(_ status: Int, _ value: T) -> HTTPResponse {
+        guard let body = Self.encodeJSON(value) else {
             return .error(500, code: "internal", message: "could not encode the response")
         }
-        return .json(status, Array(data))
+        return .json(status, body)
     }
 
     func found<T: Encodable>(_ value: T?, what: String, code: String) -> HTTPResponse {

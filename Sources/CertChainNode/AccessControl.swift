@@ -179,8 +179,8 @@ extension Node {
 
     /// nil when `identity` may read certificate `number` (or it does not exist).
     func authorizeCertificate(_ number: String, _ identity: AccessIdentity) -> AccessRefusal? {
-        guard let record = Ledger.certificateRecord(number: number, in: reader) else { return nil }
-        return mayRead(certificate: record, identity) ? nil : .forbidden("\(identity.text) may not read certificate \(number)")
+        guard let answer = certificateAnswer(number: number) else { return nil }
+        return mayRead(certificate: answer.record, identity) ? nil : .forbidden("\(identity.text) may not read certificate \(number)")
     }
 
     /// Whether `identity` is one of the parties, or the tax bureau competent for one of them.

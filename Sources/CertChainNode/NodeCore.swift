@@ -496,14 +496,15 @@ public final class NodeCore: @unchecked Sendable {
             }
             verified.insert(id, signature: transaction.signature)
         }
-        if mempool.isFull { return .refused(status: 503, code: "mempool-full", message: "too many pending transactions; retry shortly") }
+        let full = AdmissionResult.refused(status: 503, code: "mempool-full", message: "too many pending transactions; retry shortly")
+        if mempool.isFull { return full }
         // Every validator gets the transaction (in this node's admission order): backups verify it ahead of the
         // proposal that carries it, and whoever becomes primary after a view change can propose it. Sent before it
         // enters the mempool, so that no proposal carrying it can reach a peer ahead of it.
         if gossip { network?.broadcast(PeerMessage.transaction(transaction.encode()).encode()) }
         switch mempool.insert(transaction, id: id) {
         case .duplicate, .added: return .accepted(id: id, status: "pending")
-        case .full: return .refused(status: 503, code: "mempool-full", message: "too many pending transactions; retry shortly")
+        case .full: return full
         }
     }
 
@@ -892,44 +893,32 @@ struct HostPort {
     }
 }
 
-/// Parsed public keys by hex, so signatures are checked without re-parsing keys each time.
 /// Ids of transactions whose signatures this node has verified (on admission or in a proposed block), so that
 /// a transaction reaching it twice — gossiped by one validator after another's proposal carried it — is
 /// verified once. Bounded: it starts over when full (a forgotten id only costs one more verification).
-final class VerifiedTransactions: @unchecked Sendable {
-    private let lock = NSLock()
-    private var ids = Set<[UInt8]>()
-    /// Most ids remembered.
-    let idsMax: Int
+final class VerifiedTransactions: Sendable {
+    private let ids: BoundedCache<[UInt8], Bool>
 
     /// An empty set remembering at most `idsMax` ids.
-    init(idsMax: Int = 200_000) { self.idsMax = idsMax }
+    init(idsMax: Int = 200_000) { ids = BoundedCache(entriesMax: idsMax) }
 
     /// Whether transaction `id` with exactly this `signature` was verified here. The signature is part of the key:
     /// the id covers only the signed bytes, and a copy carrying another signature must be checked on its own.
-    func contains(_ id: [UInt8], signature: [UInt8]) -> Bool { lock.withLock { ids.contains(id + signature) } }
+    func contains(_ id: [UInt8], signature: [UInt8]) -> Bool { ids[id + signature] != nil }
 
     /// Remembers that `signature` verified for transaction `id`.
-    func insert(_ id: [UInt8], signature: [UInt8]) {
-        lock.withLock {
-            if ids.count >= idsMax { ids.removeAll(keepingCapacity: true) }
-            ids.insert(id + signature)
-        }
-    }
+    func insert(_ id: [UInt8], signature: [UInt8]) { ids[id + signature] = true }
 }
 
-/// Parsed signer keys by hex, shared by admission and block validation.
-final class SignerKeyCache: @unchecked Sendable {
-    private let lock = NSLock()
-    private var keys: [String: PublicKey] = [:]
+/// Parsed public keys by hex, so signatures are checked without re-parsing keys each time (admission, block
+/// validation, signed reads).
+final class SignerKeyCache: Sendable {
+    private let keys = BoundedCache<String, PublicKey>(entriesMax: 100_000)
 
     func key(suite: SignatureSuite, hex: String) -> PublicKey? {
-        if let key = lock.withLock({ keys[hex] }) { return key }
+        if let key = keys[hex] { return key }
         guard let key = try? PublicKey(suite: suite, hex: hex) else { return nil }
-        lock.withLock {
-            if keys.count > 100_000 { keys.removeAll() }
-            keys[hex] = key
-        }
+        keys[hex] = key
         return key
     }
 }
