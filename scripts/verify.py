@@ -232,7 +232,7 @@ def merkle_verify(H, leaf, index, count, path, root):
 
 def bucket_of(H, key):
     h = H(key.encode("utf-8"))
-    return h[0] << 4 | h[1] >> 4
+    return h[0] << 8 | h[1]
 
 
 def state_proof_verify(H, proof, key, value, state_root):
@@ -253,7 +253,7 @@ def state_proof_verify(H, proof, key, value, state_root):
         data += bstr(kb) + vh
     require(found is not None and found == H(value), "the value of %s does not match its bucket entry" % key)
     path = [unhex(p, "state path") for p in proof["path"]]
-    require(merkle_verify(H, H(data), b, 4096, path, state_root), "the value of %s is not under the state root" % key)
+    require(merkle_verify(H, H(data), b, 65536, path, state_root), "the value of %s is not under the state root" % key)
 
 
 # ---------------------------------------------------------------- blocks and transactions

@@ -6,9 +6,13 @@ import CertChainModel
 public struct BlockExecution: Sendable {
     public let receipts: [Receipt]
     public let changes: [(key: String, value: [UInt8]?)]
+    /// The same changes as the state tree sees them (bucket, key, value hash), in the same order.
+    public let bucketChanges: [BucketChange]
     public let stateRoot: [UInt8]
     /// The root the block was executed on.
     public let baseRoot: [UInt8]
+    /// The tree nodes this block (with the in-flight blocks below it) changes; applied at commit.
+    let treeUpdate: StateTreeUpdate
 }
 
 /// Lookup tables derived from genesis.
@@ -41,54 +45,58 @@ struct Tables: Sendable {
 public struct Ledger: StateReader, Sendable {
     public let genesis: Genesis
     let tables: Tables
-    private(set) var entries: [String: [UInt8]] = [:]
+    /// The committed state: memory, or the node's store (see `CommittedState`).
+    public let state: CommittedState
     private(set) var tree: StateTree
     /// Records decoded from state, shared by every execution on this ledger (a speed-up only, see `DecodedRecordCache`).
     let recordCache = DecodedRecordCache()
 
-    /// An empty ledger for `genesis`.
+    /// An empty ledger for `genesis`, its state in memory.
     public init(genesis: Genesis) {
         self.genesis = genesis
         tables = Tables(genesis)
+        state = MemoryCommittedState(hash: genesis.hashAlgorithm)
         tree = StateTree(hash: genesis.hashAlgorithm)
     }
 
-    /// Restores the committed state from the store's key-values; throws on a repeated key.
+    /// A ledger holding `entries` in memory; throws on a repeated key.
     public init(genesis: Genesis, entries: [(key: String, value: [UInt8])]) throws {
-        self.init(genesis: genesis)
-        var map: [String: [UInt8]] = [:]
-        for (k, v) in entries {
-            if map.updateValue(v, forKey: k) != nil { throw ModelError.malformed("state key \(k) repeated") }
-        }
-        self.entries = map
-        tree.apply(map.keys.sorted(by: keyPrecedes).map { (key: $0, value: map[$0]) })
+        self.init(genesis: genesis, state: try MemoryCommittedState(hash: genesis.hashAlgorithm, entries: entries))
+    }
+
+    /// A ledger over `state` (e.g. a node's store), its state tree rebuilt from the state's buckets.
+    public init(genesis: Genesis, state: CommittedState) {
+        self.genesis = genesis
+        tables = Tables(genesis)
+        self.state = state
+        tree = StateTree(hash: genesis.hashAlgorithm, state: state)
     }
 
     /// The committed value under `key`.
-    public func value(forKey key: String) -> [UInt8]? { entries[key] }
+    public func value(forKey key: String) -> [UInt8]? { state.value(forKey: key) }
 
     /// The current state root.
     public var stateRoot: [UInt8] { tree.root }
 
     /// Proof of the committed value (or absence) of `key` under `stateRoot`; check with `StateProof.verify`.
-    public func stateProof(forKey key: String) -> StateProof { tree.proof(forKey: key) }
+    public func stateProof(forKey key: String) -> StateProof {
+        tree.proof(forKey: key, entries: state.bucketEntries(StateTree.bucket(of: key, genesis.hashAlgorithm)))
+    }
 
     /// The state key of a certificate (for proofs).
     public static func certificateKey(_ number: String) -> String { Keys.certificate(number) }
 
-    /// Number of committed keys.
-    public var keyCount: Int { entries.count }
+    /// Number of committed keys of a memory ledger (tests and tools; 0 over a store).
+    public var keyCount: Int { (state as? MemoryCommittedState)?.count ?? 0 }
 
-    /// Every committed entry sorted by key (for snapshots and tests).
-    public var sortedEntries: [(key: String, value: [UInt8])] {
-        entries.keys.sorted(by: keyPrecedes).map { (key: $0, value: entries[$0]!) }
-    }
+    /// Every committed entry of a memory ledger sorted by key (tests and tools; empty over a store).
+    public var sortedEntries: [(key: String, value: [UInt8])] { (state as? MemoryCommittedState)?.sortedEntries ?? [] }
 
     /// The signer's public key hex: genesis organization key for "org:<id>", registered key for "ent:<taxId>".
     public func publicKeyHex(forSigner signer: String) -> String? {
         if signer.hasPrefix("org:") { return tables.organizations[String(signer.dropFirst(4))]?.publicKey }
         if signer.hasPrefix("ent:") {
-            return StateCodec.decode(EnterpriseRecord.self, entries[Keys.enterprise(String(signer.dropFirst(4)))])?.publicKey
+            return StateCodec.decode(EnterpriseRecord.self, state.value(forKey: Keys.enterprise(String(signer.dropFirst(4)))))?.publicKey
         }
         return nil
     }
@@ -113,7 +121,7 @@ public struct Ledger: StateReader, Sendable {
         for execution in pending {
             for (key, value) in execution.changes { speculative[key] = .some(value) }
         }
-        var overlay = Overlay(base: entries, speculative: speculative, cache: recordCache)
+        var overlay = Overlay(base: state, speculative: speculative, cache: recordCache)
         var receipts: [Receipt] = []
         receipts.reserveCapacity(txs.count)
         for (i, stx) in txs.enumerated() {
@@ -134,18 +142,20 @@ public struct Ledger: StateReader, Sendable {
             }
         }
         let changes = overlay.sortedChanges
-        let prior = pending.flatMap(\.changes)
+        let hash = genesis.hashAlgorithm
+        let bucketChanges = changes.map { (bucket: StateTree.bucket(of: $0.key, hash), key: $0.key, valueHash: $0.value.map(hash.hash)) }
+        let update = tree.update(pending.flatMap(\.bucketChanges) + bucketChanges, state: state)
         return BlockExecution(
-            receipts: receipts, changes: changes, stateRoot: tree.root(after: prior + changes), baseRoot: pending.last?.stateRoot ?? tree.root)
+            receipts: receipts, changes: changes, bucketChanges: bucketChanges, stateRoot: update.root,
+            baseRoot: pending.last?.stateRoot ?? tree.root, treeUpdate: update)
     }
 
-    /// Applies an execution's changes to the committed state; traps if it was executed on another state root.
+    /// Commits an execution: the state takes its changes (see `CommittedState.didCommit`) and the tree its new
+    /// nodes; traps if it was executed on another state root.
     public mutating func commit(_ execution: BlockExecution) {
         precondition(execution.baseRoot == tree.root, "BlockExecution was computed on a different state than the one committed to")
-        for (k, v) in execution.changes {
-            if let v { entries[k] = v } else { entries.removeValue(forKey: k) }
-        }
-        tree.apply(execution.changes)
+        state.didCommit(execution)
+        tree.apply(execution.treeUpdate)
     }
 }
 
@@ -188,7 +198,7 @@ final class DecodedRecordCache: Sendable {
 
 /// Committed state plus this block's writes plus the current transaction's pending writes.
 struct Overlay {
-    let base: [String: [UInt8]]
+    let base: StateReader
     /// Changes of earlier blocks still in flight, between the committed base and this block.
     let speculative: [String: [UInt8]?]
     /// Decoded records shared across blocks (results never depend on it).
@@ -196,7 +206,7 @@ struct Overlay {
     var block: [String: Slot] = [:]
     var pending: [String: Slot] = [:]
 
-    init(base: [String: [UInt8]], speculative: [String: [UInt8]?] = [:], cache: DecodedRecordCache = DecodedRecordCache(entriesMax: 1024)) {
+    init(base: StateReader, speculative: [String: [UInt8]?] = [:], cache: DecodedRecordCache = DecodedRecordCache(entriesMax: 1024)) {
         self.base = base
         self.speculative = speculative
         self.cache = cache
@@ -235,7 +245,7 @@ struct Overlay {
     /// The value before this block: in-flight blocks' changes over the committed state.
     func before(_ key: String) -> [UInt8]? {
         if let s = speculative[key] { return s }
-        return base[key]
+        return base.value(forKey: key)
     }
 
     mutating func put(_ key: String, _ value: [UInt8]?) { pending[key] = .bytes(value) }

@@ -1,23 +1,26 @@
 import CertChainCrypto
 import CertChainModel
 
-/// An immutable copy of the state commitment (bucket value hashes and the bucket Merkle tree) at one height.
+/// An immutable copy of the state commitment (the bucket Merkle tree's node hashes) at one height.
 ///
-/// Taking one is O(1) (copy-on-write); the ledger's next commit then copies the 4096-bucket spine and the
-/// 8191 tree nodes once, not the state's values, so publishing one per block costs O(buckets), not O(state).
+/// Taking one is O(1) (copy-on-write); the ledger's next commit then copies only the tree chunks it touches,
+/// so publishing one per block costs O(changed keys), not O(state). The bucket entries a proof needs come from
+/// the store and are checked against this tree, so a read that raced a commit is detected.
 public struct StateSnapshot: Sendable {
     let tree: StateTree
 
     /// The state root this snapshot commits to.
     public var root: [UInt8] { tree.root }
 
-    /// The hash of the value stored under `key` in this snapshot, or nil if the key is absent.
-    public func valueHash(forKey key: String) -> [UInt8]? {
-        tree.buckets[StateTree.bucket(of: key, tree.hash)][key]
-    }
+    /// The bucket of `key`.
+    public func bucket(of key: String) -> Int { StateTree.bucket(of: key, tree.hash) }
 
-    /// The bucket proof of `key` against `root`.
-    public func proof(forKey key: String) -> StateProof { tree.proof(forKey: key) }
+    /// The proof of `key` from its bucket's entries as read (sorted by key bytes); nil if they are not this
+    /// snapshot's (the store moved on: read again against a newer snapshot).
+    public func proof(forKey key: String, entries: [BucketEntry]) -> StateProof? {
+        guard tree.matches(bucket: bucket(of: key), entries: entries) else { return nil }
+        return tree.proof(forKey: key, entries: entries)
+    }
 }
 
 extension Ledger {

@@ -2,8 +2,8 @@ import CertChainCrypto
 
 /// Proof that a state key has a value (or is absent) under a state root: its bucket's entries and the bucket's Merkle path.
 public struct StateProof: Sendable, Equatable, Codable {
-    /// Number of state buckets (first 12 bits of H(key)).
-    public static let bucketCount = 4096
+    /// Number of state buckets (first 16 bits of H(key)).
+    public static let bucketCount = 65_536
 
     /// One bucket entry: a key and the hex hash of its value.
     public struct Entry: Sendable, Equatable, Codable {
@@ -17,7 +17,7 @@ public struct StateProof: Sendable, Equatable, Codable {
     public var bucket: Int
     /// All entries of the bucket, sorted by key bytes.
     public var entries: [Entry]
-    /// Merkle audit path (hex) of the bucket among the 4096 bucket hashes.
+    /// Merkle audit path (hex) of the bucket among the 65,536 bucket hashes.
     public var path: [String]
 
     /// Memberwise initializer.
@@ -28,7 +28,7 @@ public struct StateProof: Sendable, Equatable, Codable {
     /// The bucket of `key`.
     public static func bucket(of key: String, hash: HashAlgorithm) -> Int {
         let h = hash.hash(Array(key.utf8))
-        return Int(h[0]) << 4 | Int(h[1] >> 4)
+        return Int(h[0]) << 8 | Int(h[1])
     }
 
     /// Checks the proof: `value` (nil = absent) under `key` hashes up to `stateRoot`.

@@ -81,10 +81,15 @@ public protocol NodeStorage: AnyObject, Sendable {
     func stateValue(key: String) throws -> [UInt8]?
     /// All state, sorted by key.
     func allState() throws -> [(key: String, value: [UInt8])]
-    /// Block, certificate, receipts and state changes, atomically.
-    func commitBlock(_ block: ChainStore.StoredBlock, stateChanges: [(key: String, value: [UInt8]?)]) throws
-    /// As above, also writing secondary index rows (docs/ACCESS.md) in the same transaction.
-    func commitBlock(_ block: ChainStore.StoredBlock, stateChanges: [(key: String, value: [UInt8]?)], indexEntries: [(key: String, value: [UInt8])]) throws
+    /// The state tree entries (key, value hash) of one bucket, sorted by key bytes.
+    func stateBucketEntries(_ bucket: Int) throws -> [(key: String, valueHash: [UInt8])]
+    /// Every state tree entry, ordered by bucket then key bytes.
+    func forEachStateBucketEntry(_ body: (_ bucket: Int, _ key: String, _ valueHash: [UInt8]) -> Void) throws
+    /// Block, certificate, receipts, state changes, the state tree's bucket entries and secondary index rows
+    /// (docs/ACCESS.md), atomically.
+    func commitBlock(
+        _ block: ChainStore.StoredBlock, stateChanges: [(key: String, value: [UInt8]?)], bucketChanges: [(bucket: Int, key: String, valueHash: [UInt8]?)],
+        indexEntries: [(key: String, value: [UInt8])]) throws
     /// Secondary index rows whose key starts with `keyPrefix`, after `after`, sorted by key.
     func indexEntries(keyPrefix: String, after: String?, limit: Int) throws -> [(key: String, value: [UInt8])]
     /// Durable consensus-log records (persist before send).
@@ -205,7 +210,7 @@ public final class NodeCore: @unchecked Sendable {
             try store.putMeta(key: "genesisHash", value: genesisHash)
         }
         mempool = Mempool(capacity: options.mempoolCapacity)
-        ledger = try Ledger(genesis: genesis, entries: try store.allState())
+        ledger = Ledger(genesis: genesis, state: try StoreCommittedState(storage: storage))
         lastHash = genesisHash
         if let last = try store.lastBlock() {
             height = last.height
@@ -764,7 +769,9 @@ public final class NodeCore: @unchecked Sendable {
                 ChainStore.StoredTransaction(hash: pair.0, index: index, receiptBytes: pair.1.encode())
             })
         do {
-            try store.commitBlock(stored, stateChanges: block.execution.changes, indexEntries: QueryIndex.rows(for: block.execution.changes, in: store))
+            try store.commitBlock(
+                stored, stateChanges: block.execution.changes, bucketChanges: block.execution.bucketChanges,
+                indexEntries: QueryIndex.rows(for: block.execution.changes, in: store))
         } catch {
             log.error("cannot write block \(block.block.header.height): \(error); stopping")
             fatalError("cannot write block \(block.block.header.height): \(error)")

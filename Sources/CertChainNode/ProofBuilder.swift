@@ -124,9 +124,10 @@ extension Node {
 
     /// Values of `keys` proven against the state root of the latest committed block.
     ///
-    /// The driver publishes the state commitment (bucket hashes and tree, copy-on-write) after each commit; the
-    /// values come from the store's reader connections. A value is used only if its hash equals the snapshot's entry,
-    /// so a commit racing the read (store already one block ahead) is detected and the read is retried.
+    /// The driver publishes the state commitment (the bucket tree, copy-on-write) after each commit; values and
+    /// bucket entries come from the store's reader connections. A value is used only if its hash is its entry in a
+    /// bucket that hashes to the snapshot's leaf, so a commit racing the read (store already one block ahead) is
+    /// detected and the read is retried.
     /// `keys` receives a reader of already-checked values so that later keys may depend on earlier values.
     func provenState(keys: (_ read: ([String]) -> [String: [UInt8]]) throws -> [String]) throws -> (ProofState, [String: [UInt8]]) {
         for attempt in 0..<50 {
@@ -136,11 +137,18 @@ extension Node {
             }
             var consistent = true
             var values: [String: [UInt8]] = [:]
+            var proofs: [String: StateProof] = [:]
             func read(_ wanted: [String]) -> [String: [UInt8]] {
                 var out: [String: [UInt8]] = [:]
                 for key in wanted {
                     let value = (try? store.stateValue(key: key)) ?? nil
-                    if value.map(hashAlgorithm.hash) != latest.state.valueHash(forKey: key) { consistent = false }
+                    let entries = (try? store.stateBucketEntries(latest.state.bucket(of: key))) ?? []
+                    if value.map(hashAlgorithm.hash) == entries.first(where: { $0.key == key })?.valueHash,
+                       let proof = latest.state.proof(forKey: key, entries: entries) {
+                        proofs[key] = proof
+                    } else {
+                        consistent = false
+                    }
                     if let value { out[key] = value; values[key] = value }
                 }
                 return out
@@ -151,7 +159,7 @@ extension Node {
             let (block, _) = try proofBlock(height: latest.height)
             guard block.header.stateRoot == Hex.encode(latest.state.root) else { continue }
             let proven = wanted.compactMap { key in
-                values[key].map { ProofState.Value(key: key, value: Hex.encode($0), proof: latest.state.proof(forKey: key)) }
+                values[key].flatMap { value in proofs[key].map { ProofState.Value(key: key, value: Hex.encode(value), proof: $0) } }
             }
             return (ProofState(block: block, values: proven), values)
         }

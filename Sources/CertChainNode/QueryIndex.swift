@@ -5,13 +5,6 @@ import Foundation
 
 /// Storage without secondary indexes (the simulator's): index rows are dropped, index reads are empty.
 extension NodeStorage {
-    /// Commits without the index rows (storage that keeps none).
-    public func commitBlock(
-        _ block: ChainStore.StoredBlock, stateChanges: [(key: String, value: [UInt8]?)], indexEntries: [(key: String, value: [UInt8])]
-    ) throws {
-        try commitBlock(block, stateChanges: stateChanges)
-    }
-
     /// No index rows.
     public func indexEntries(keyPrefix: String, after: String?, limit: Int) throws -> [(key: String, value: [UInt8])] { [] }
 }

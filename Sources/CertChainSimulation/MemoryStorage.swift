@@ -10,6 +10,7 @@ public final class MemoryStorage: NodeStorage, @unchecked Sendable {
     private var lastHeight: UInt64 = 0
     private var transactions: [[UInt8]: (height: UInt64, index: Int, receipt: [UInt8])] = [:]
     private var state: [String: [UInt8]] = [:]
+    private var treeBuckets: [Int: [String: [UInt8]]] = [:]
     private var consensus: [String: [UInt8]] = [:]
     private var metadata: [String: [UInt8]] = [:]
 
@@ -23,6 +24,7 @@ public final class MemoryStorage: NodeStorage, @unchecked Sendable {
             lastHeight = 0
             transactions = [:]
             state = [:]
+            treeBuckets = [:]
             consensus = [:]
             metadata = [:]
         }
@@ -48,7 +50,25 @@ public final class MemoryStorage: NodeStorage, @unchecked Sendable {
         lock.withLock { state.keys.sorted().map { ($0, state[$0]!) } }
     }
 
-    public func commitBlock(_ block: ChainStore.StoredBlock, stateChanges: [(key: String, value: [UInt8]?)]) throws {
+    public func stateBucketEntries(_ bucket: Int) throws -> [(key: String, valueHash: [UInt8])] {
+        lock.withLock { MemoryStorage.sorted(treeBuckets[bucket] ?? [:]) }
+    }
+
+    public func forEachStateBucketEntry(_ body: (_ bucket: Int, _ key: String, _ valueHash: [UInt8]) -> Void) throws {
+        let all = lock.withLock { treeBuckets }
+        for bucket in all.keys.sorted() {
+            for entry in MemoryStorage.sorted(all[bucket]!) { body(bucket, entry.key, entry.valueHash) }
+        }
+    }
+
+    private static func sorted(_ bucket: [String: [UInt8]]) -> [(key: String, valueHash: [UInt8])] {
+        bucket.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }.map { (key: $0, valueHash: bucket[$0]!) }
+    }
+
+    public func commitBlock(
+        _ block: ChainStore.StoredBlock, stateChanges: [(key: String, value: [UInt8]?)], bucketChanges: [(bucket: Int, key: String, valueHash: [UInt8]?)],
+        indexEntries: [(key: String, value: [UInt8])]
+    ) throws {
         try lock.withLock {
             guard block.height == lastHeight + 1 else {
                 throw StoreError(code: 19, operation: "commitBlock", message: "height \(block.height) after \(lastHeight)")
@@ -63,6 +83,10 @@ public final class MemoryStorage: NodeStorage, @unchecked Sendable {
             }
             for change in stateChanges {
                 if let value = change.value { state[change.key] = value } else { state[change.key] = nil }
+            }
+            for change in bucketChanges {
+                treeBuckets[change.bucket, default: [:]][change.key] = change.valueHash
+                if treeBuckets[change.bucket]?.isEmpty == true { treeBuckets[change.bucket] = nil }
             }
         }
     }

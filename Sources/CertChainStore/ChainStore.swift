@@ -55,7 +55,7 @@ public final class ChainStore: @unchecked Sendable {
     /// Number of reader connections kept open at most.
     public static let readerConnectionsMax = 4
     /// Schema version stored in `PRAGMA user_version`.
-    static let schemaVersion: Int64 = 1
+    static let schemaVersion: Int64 = 2
 
     /// The database file path.
     public let path: String
@@ -82,7 +82,8 @@ public final class ChainStore: @unchecked Sendable {
         if version == schemaVersion { return }
         guard version == 0 else {
             throw StoreError(code: 0, operation: "open", message:
-                "database schema version \(version) is not \(schemaVersion); this certchain build cannot read it")
+                "database schema version \(version) is not \(schemaVersion); this certchain build cannot read it"
+                + (version < schemaVersion ? " (an older build made it: move the data folder away and the validator catches up from its peers)" : ""))
         }
         try db.execute("BEGIN IMMEDIATE")
         do {
@@ -98,6 +99,11 @@ public final class ChainStore: @unchecked Sendable {
                 """,
                 // A rowid table: state records are ~1 KB, which in a WITHOUT ROWID table spill into mostly empty overflow pages.
                 "CREATE TABLE IF NOT EXISTS state(key TEXT PRIMARY KEY, value BLOB NOT NULL)",
+                // The state tree's buckets: every state key with its bucket and value hash, read a bucket at a time.
+                """
+                CREATE TABLE IF NOT EXISTS state_tree(bucket INTEGER NOT NULL, key TEXT NOT NULL, value_hash BLOB NOT NULL,
+                    PRIMARY KEY(bucket, key)) WITHOUT ROWID
+                """,
                 "CREATE TABLE IF NOT EXISTS indexes(key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID",
                 "CREATE TABLE IF NOT EXISTS consensus(key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID",
                 "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID",
@@ -207,6 +213,14 @@ public final class ChainStore: @unchecked Sendable {
     /// in the same transaction; query them with `indexEntries(keyPrefix:after:limit:)`.
     public func commitBlock(_ block: StoredBlock, stateChanges: [(key: String, value: [UInt8]?)],
                             indexEntries: [(key: String, value: [UInt8])]) throws {
+        try commitBlock(block, stateChanges: stateChanges, bucketChanges: [], indexEntries: indexEntries)
+    }
+
+    /// As above, also writing the state tree's bucket entries (bucket, key, value hash; nil = deleted) in the
+    /// same transaction; read them with `stateBucketEntries(_:)`.
+    public func commitBlock(_ block: StoredBlock, stateChanges: [(key: String, value: [UInt8]?)],
+                            bucketChanges: [(bucket: Int, key: String, valueHash: [UInt8]?)],
+                            indexEntries: [(key: String, value: [UInt8])]) throws {
         guard block.height <= UInt64(Int64.max) else {
             throw StoreError(code: 0, operation: "commitBlock", message: "height \(block.height) exceeds the storable range")
         }
@@ -233,6 +247,16 @@ public final class ChainStore: @unchecked Sendable {
                                    [.text(change.key), .blob(value)])
                 } else {
                     try db.execute("DELETE FROM state WHERE key=?", [.text(change.key)])
+                }
+            }
+            for change in bucketChanges {
+                if let valueHash = change.valueHash {
+                    try db.execute("""
+                        INSERT INTO state_tree(bucket, key, value_hash) VALUES(?, ?, ?)
+                            ON CONFLICT(bucket, key) DO UPDATE SET value_hash=excluded.value_hash
+                        """, [.int(Int64(change.bucket)), .text(change.key), .blob(valueHash)])
+                } else {
+                    try db.execute("DELETE FROM state_tree WHERE bucket=? AND key=?", [.int(Int64(change.bucket)), .text(change.key)])
                 }
             }
             for entry in indexEntries {
@@ -311,6 +335,24 @@ public final class ChainStore: @unchecked Sendable {
     public func stateValue(key: String) throws -> [UInt8]? {
         try withReader("stateValue") { db in
             try db.query("SELECT value FROM state WHERE key=?", [.text(key)]) { $0.blob(0) }.first
+        }
+    }
+
+    /// The state tree entries (key, value hash) of `bucket`, sorted by key bytes.
+    public func stateBucketEntries(_ bucket: Int) throws -> [(key: String, valueHash: [UInt8])] {
+        try withReader("stateBucketEntries") { db in
+            try db.query("SELECT key, value_hash FROM state_tree WHERE bucket=? ORDER BY key", [.int(Int64(bucket))]) {
+                (key: $0.text(0), valueHash: $0.blob(1))
+            }
+        }
+    }
+
+    /// Calls `body` with every state tree entry, ordered by bucket then key bytes, without holding them all in memory.
+    public func forEachStateBucketEntry(_ body: (_ bucket: Int, _ key: String, _ valueHash: [UInt8]) -> Void) throws {
+        try withReader("forEachStateBucketEntry") { db in
+            _ = try db.query("SELECT bucket, key, value_hash FROM state_tree ORDER BY bucket, key") {
+                body(Int($0.int(0)), $0.text(1), $0.blob(2))
+            }
         }
     }
 

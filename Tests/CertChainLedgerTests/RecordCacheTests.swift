@@ -24,7 +24,7 @@ final class RecordCacheTests: XCTestCase {
         var base = LedgerStatistics()
         base.refundClaims = 5
         let baseBytes = StateCodec.encode(base)
-        var overlay = Overlay(base: ["stats": baseBytes])
+        var overlay = Overlay(base: DictionaryStateReader(["stats": baseBytes]))
         var changed = base
         changed.refundClaims = 6
         overlay.put("stats", record: changed)

@@ -373,8 +373,8 @@ final class RuleTests: XCTestCase {
         var c = Chain()
         c.issued()
         let hash = c.ledger.genesis.hashAlgorithm
-        var buckets = Array(repeating: [String: [UInt8]](), count: StateTree.bucketCount)
-        for (k, v) in c.ledger.sortedEntries { buckets[StateTree.bucket(of: k, hash)][k] = hash.hash(v) }
+        var buckets = Array(repeating: [BucketEntry](), count: StateTree.bucketCount)
+        for (k, v) in c.ledger.sortedEntries { buckets[StateTree.bucket(of: k, hash)].append((key: k, valueHash: hash.hash(v))) }
         let leaves = buckets.map { StateTree.bucketHash($0, hash) }
         XCTAssertEqual(Merkle.root(leaves: leaves, hash: hash), c.ledger.stateRoot)
     }
