@@ -83,6 +83,14 @@ public struct Ledger: StateReader, Sendable {
         tree.proof(forKey: key, entries: state.bucketEntries(StateTree.bucket(of: key, genesis.hashAlgorithm)))
     }
 
+    /// The certificate record `bytes` (stored under `key`) decode to, from the record cache when just written.
+    public func certificateRecord(key: String, bytes: [UInt8]) -> CertificateRecord? {
+        recordCache.record(CertificateRecord.self, key: key, bytes: bytes)
+    }
+
+    /// The claim record `bytes` (stored under `key`) decode to, from the record cache when just written.
+    public func claimRecord(key: String, bytes: [UInt8]) -> ClaimRecord? { recordCache.record(ClaimRecord.self, key: key, bytes: bytes) }
+
     /// The state key of a certificate (for proofs).
     public static func certificateKey(_ number: String) -> String { Keys.certificate(number) }
 

@@ -771,7 +771,7 @@ public final class NodeCore: @unchecked Sendable {
         do {
             try store.commitBlock(
                 stored, stateChanges: block.execution.changes, bucketChanges: block.execution.bucketChanges,
-                indexEntries: QueryIndex.rows(for: block.execution.changes, in: store))
+                indexEntries: QueryIndex.rows(for: block.execution.changes, in: store, ledger: ledger))
         } catch {
             log.error("cannot write block \(block.block.header.height): \(error); stopping")
             fatalError("cannot write block \(block.block.header.height): \(error)")

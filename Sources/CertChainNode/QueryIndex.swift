@@ -57,13 +57,13 @@ enum QueryIndex {
     static let totalsPeriod = "q1/t/period/"
 
     /// The index rows for one block's state changes; reads existing totals from `storage` (the driver is the only writer).
-    static func rows(for changes: [(key: String, value: [UInt8]?)], in storage: NodeStorage) -> [(key: String, value: [UInt8])] {
+    /// Records come decoded from `ledger`'s cache (it has just encoded them), so a block's records are not parsed twice.
+    static func rows(for changes: [(key: String, value: [UInt8]?)], in storage: NodeStorage, ledger: Ledger) -> [(key: String, value: [UInt8])] {
         var rows: [(key: String, value: [UInt8])] = []
         var totals: [String: RefundTotals] = [:]
-        let decoder = JSONDecoder()
         for change in changes {
             guard let value = change.value else { continue }
-            if change.key.hasPrefix("cert/"), let record = try? decoder.decode(CertificateRecord.self, from: Data(value)) {
+            if change.key.hasPrefix("cert/"), let record = ledger.certificateRecord(key: change.key, bytes: value) {
                 let number = Array(record.certificateNumber.utf8)
                 var keys = [
                     certificateAll + record.certificateNumber,
@@ -76,7 +76,7 @@ enum QueryIndex {
                     keys.append(certificateDeclaration(declaration) + record.certificateNumber)
                 }
                 rows += keys.map { (key: $0, value: number) }
-            } else if change.key.hasPrefix("claim/"), let claim = try? decoder.decode(ClaimRecord.self, from: Data(value)),
+            } else if change.key.hasPrefix("claim/"), let claim = ledger.claimRecord(key: change.key, bytes: value),
                 claim.status == "approved", let refund = claim.refund
             {
                 let periodKey = refundPeriod + claim.period + "/" + claim.claimId

@@ -356,6 +356,11 @@ public final class ChainStore: @unchecked Sendable {
         }
     }
 
+    /// Number of state keys.
+    public func stateKeyCount() throws -> Int {
+        try withReader("stateKeyCount") { db in try db.query("SELECT COUNT(*) FROM state") { Int($0.int(0)) }.first ?? 0 }
+    }
+
     /// Every state entry, sorted by key bytes.
     public func allState() throws -> [(key: String, value: [UInt8])] {
         try withReader("allState") { db in

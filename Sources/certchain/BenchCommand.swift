@@ -6,13 +6,14 @@ import Foundation
     import Glibc
 #endif
 
-/// `certchain bench [--profile quick|full] [--validators N] [--suite S] [--dir DIR] [--out FILE] …`: runs the benchmark suite.
+/// `certchain bench [--profile quick|full|state] [--validators N] [--suite S] [--dir DIR] [--out FILE] …`: runs the benchmark suite.
 func benchCommand(_ arguments: Arguments) throws -> Int32 {
+    if arguments.options["profile"] == "state" { return try stateGrowthCommand(arguments) }
     let directory = arguments.options["dir"] ?? "bench-results/network"
     var options = Bench.Options(
         directory: directory, templatePath: arguments.options["template"] ?? "genesis/template.json", executable: currentExecutablePath())
     let profile = arguments.options["profile"] ?? "quick"
-    guard profile == "quick" || profile == "full" else { throw CLIError(description: "bench: --profile is quick or full", usage: true) }
+    guard profile == "quick" || profile == "full" else { throw CLIError(description: "bench: --profile is quick, full or state", usage: true) }
     if profile == "full" {
         options.label = "full"
         options.certificates = 1_000_000
@@ -51,6 +52,39 @@ func benchCommand(_ arguments: Arguments) throws -> Int32 {
     try BenchReport.write(results, to: out)
     print("results written to \(out)")
     return 0
+}
+
+/// `certchain bench --profile state [--certificates N] [--slice N] [--block N] [--growth-seconds S] [--workload DIR]`: the
+/// state growth run (`StateGrowthBench`): a workload through ledger, state tree and store, rate and memory per slice.
+func stateGrowthCommand(_ arguments: Arguments) throws -> Int32 {
+    var options = StateGrowthBench.Options(directory: arguments.options["dir"] ?? "bench-results/state")
+    options.certificates = try arguments.int("certificates", default: options.certificates)
+    options.sliceTransactions = try arguments.int("slice", default: options.sliceTransactions)
+    options.blockTransactions = try arguments.int("block", default: options.blockTransactions)
+    options.timeBudgetSeconds = Double(try arguments.int("growth-seconds", default: Int(options.timeBudgetSeconds)))
+    options.workloadDirectory = arguments.options["workload"]
+    options.commit = arguments.options["commit"] ?? options.commit
+    guard options.certificates >= 1, options.sliceTransactions >= 1, options.blockTransactions >= 1, options.timeBudgetSeconds >= 1 else {
+        throw CLIError(description: "bench: counts and durations must be at least 1", usage: true)
+    }
+    let out = arguments.options["out"] ?? "bench-results/state-growth.json"
+    let results = try StateGrowthBench(options: options) { line in print("bench: \(line)") }.run()
+    print(String(format: "state growth: %d transactions, %d blocks, %d certificates issued, %d receipts differ from the workload; %.0f s",
+                 results.transactions, results.blocks, results.certificatesIssued, results.mismatches, results.seconds))
+    print("slice  transactions  state keys  tx/s    µs CPU/tx  RSS MB  database MB")
+    for slice in results.slices {
+        print(String(format: "%5d  %12d  %10d  %6.0f  %9.0f  %6.0f  %11.0f", slice.index, slice.transactions, slice.stateKeysAtEnd,
+                     slice.transactionsPerSecond, slice.cpuMicrosecondsPerTransaction, slice.residentMB, slice.databaseMB))
+    }
+    print(String(format: "last slice ÷ first: rate %.2f, memory %.2f; %.0f database bytes per transaction; stopped by %@",
+                 results.lastOverFirst, results.residentLastOverFirst, results.databaseBytesPerTransaction, results.stoppedBy))
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+    try FileManager.default.createDirectory(
+        at: URL(fileURLWithPath: out).deletingLastPathComponent(), withIntermediateDirectories: true)
+    try encoder.encode(results).write(to: URL(fileURLWithPath: out))
+    print("results written to \(out)")
+    return results.mismatches == 0 ? 0 : 1
 }
 
 /// On SIGINT/SIGTERM, stops the benchmark's validators (they run in sessions of their own) before exiting.

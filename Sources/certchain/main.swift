@@ -43,6 +43,8 @@ let usage = """
                                                         open a browser session; prints http://HOST/ui/#token=… to open
       certchain bench [--profile quick|full] [--validators 4] [--suite S] [--certificates N] [--clients 16] [--slice N] [--slices K]
                       [--growth-seconds S] [--phase-seconds S] [--latency-rate R] [--perf-seconds S] [--workload DIR] [--dir DIR] [--out FILE]   benchmark suite
+      certchain bench --profile state [--certificates 1000000] [--slice 100000] [--block 1000] [--growth-seconds S]
+                      [--workload DIR] [--dir DIR] [--out FILE]   state growth: a workload through ledger, state tree and SQLite, per slice
 
     """
 
@@ -91,7 +93,7 @@ struct CommandSpec {
         "login": CommandSpec(options: auth.union(["ttl", "certificate"])),
         "bench": CommandSpec(options: [
             "profile", "validators", "suite", "certificates", "clients", "slice", "slices", "growth-seconds", "phase-seconds",
-            "latency-rate", "perf-seconds", "workload", "dir", "out", "template", "query-threads", "commit", "label",
+            "latency-rate", "perf-seconds", "workload", "dir", "out", "template", "query-threads", "commit", "label", "block",
         ]),
     ]
 
