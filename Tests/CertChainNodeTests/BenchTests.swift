@@ -44,4 +44,22 @@ final class BenchTests: XCTestCase {
         XCTAssertEqual(json["suite"] as? String, "sm2-sm3")
         XCTAssertEqual(json["validators"] as? Int, 4)
     }
+
+    func testStateGrowthRunExecutesTheWholeWorkloadExactly() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("certchain-state-bench-\(UUID().uuidString)").path
+        addTeardownBlock { try? FileManager.default.removeItem(atPath: directory) }
+        var options = StateGrowthBench.Options(directory: directory)
+        options.certificates = 40
+        options.sliceTransactions = 60
+        options.blockTransactions = 20
+        let results = try StateGrowthBench(options: options, log: { _ in }).run()
+        XCTAssertEqual(results.mismatches, 0)
+        XCTAssertEqual(results.stoppedBy, "workload")
+        XCTAssertGreaterThan(results.transactions, 150)
+        XCTAssertEqual(results.blocks, (results.transactions + 19) / 20)
+        XCTAssertGreaterThanOrEqual(results.certificatesIssued, 40)
+        XCTAssertEqual(results.slices.count, results.transactions / 60)
+        XCTAssertGreaterThan(results.slices.last?.stateKeysAtEnd ?? 0, results.slices.first?.stateKeysAtEnd ?? 0)
+        XCTAssertGreaterThan(results.databaseBytesPerTransaction, 0)
+    }
 }
