@@ -41,6 +41,8 @@ final class Connection {
                 guard mode.lowercased() == "wal" else {
                     throw StoreError(code: 0, operation: "open \(path)", message: "cannot switch to WAL journal mode (got \(mode))")
                 }
+                // After a checkpoint the log is cut back to this size instead of keeping its largest size on disk.
+                _ = try query("PRAGMA journal_size_limit=\(Connection.walBytesMax)") { $0.int(0) }
             }
             try execute("PRAGMA synchronous=FULL")
             try execute("PRAGMA foreign_keys=ON")
@@ -49,6 +51,9 @@ final class Connection {
             throw error
         }
     }
+
+    /// Largest write-ahead log kept on disk between checkpoints.
+    static let walBytesMax = 4 << 20
 
     deinit { close() }
 
