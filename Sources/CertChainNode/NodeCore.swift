@@ -830,10 +830,20 @@ public final class NodeCore: @unchecked Sendable {
 
     func applySynced(_ blocks: [PeerMessage.SyncedBlock], from peer: Int) {
         if syncRequest?.peer == peer { syncRequest = nil }
+        let decoded = blocks.map { synced in
+            (block: try? Block.decode(synced.blockBytes), certificate: try? CommitCertificate.decode(synced.certificateBytes))
+        }
+        // Ask for the next range before executing this one, so the peer reads and sends it meanwhile. If this range
+        // fails, that answer does not follow our height and is ignored; the request is made again from our height.
+        if let last = decoded.last?.block?.header.height, last > height, let known = peerHeights[peer], known > last {
+            syncRequest = (peer, clock() + 2000)
+            network?.send(
+                to: validators[peer].id,
+                PeerMessage.blockRequest(fromHeight: last + 1, countMax: UInt16(WireLimits.blocksPerResponseMax)).encode())
+        }
         var applied = 0
-        for synced in blocks {
-            guard let block = try? Block.decode(synced.blockBytes), let certificate = try? CommitCertificate.decode(synced.certificateBytes)
-            else {
+        for pair in decoded {
+            guard let block = pair.block, let certificate = pair.certificate else {
                 log.warn("undecodable block from \(validators[peer].id)")
                 peerHeights[peer] = nil
                 break
@@ -860,6 +870,8 @@ public final class NodeCore: @unchecked Sendable {
             commit(mine, certificate: certificate, synced: true)
             applied += 1
         }
+        // A peer that sent a bad block is not waited for.
+        if peerHeights[peer] == nil, syncRequest?.peer == peer { syncRequest = nil }
         if applied > 0 {
             replica.skipTo(committedSequence: height)
             pump()
