@@ -79,8 +79,6 @@ public protocol NodeStorage: AnyObject, Sendable {
     func receiptBytes(txHash: [UInt8]) throws -> [UInt8]?
     /// One state value.
     func stateValue(key: String) throws -> [UInt8]?
-    /// All state, sorted by key.
-    func allState() throws -> [(key: String, value: [UInt8])]
     /// The state tree entries (key, value hash) of one bucket, sorted by key bytes.
     func stateBucketEntries(_ bucket: Int) throws -> [(key: String, valueHash: [UInt8])]
     /// Every state tree entry, ordered by bucket then key bytes.

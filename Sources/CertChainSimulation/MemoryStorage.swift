@@ -46,10 +46,6 @@ public final class MemoryStorage: NodeStorage, @unchecked Sendable {
 
     public func stateValue(key: String) throws -> [UInt8]? { lock.withLock { state[key] } }
 
-    public func allState() throws -> [(key: String, value: [UInt8])] {
-        lock.withLock { state.keys.sorted().map { ($0, state[$0]!) } }
-    }
-
     public func stateBucketEntries(_ bucket: Int) throws -> [(key: String, valueHash: [UInt8])] {
         lock.withLock { MemoryStorage.sorted(treeBuckets[bucket] ?? [:]) }
     }
