@@ -135,6 +135,12 @@ enum HTTPParse {
 
     /// Splits a head (without the final CRLFCRLF) into its start line and header fields; nil if malformed.
     static func splitHead(_ head: ArraySlice<UInt8>) -> (start: String, fields: [(String, String)])? {
+        if let ascii = splitASCIIHead(head) { return ascii }
+        return splitHeadAsText(head)
+    }
+
+    /// `splitHead` on the head as text (any UTF-8).
+    static func splitHeadAsText(_ head: ArraySlice<UInt8>) -> (start: String, fields: [(String, String)])? {
         guard let text = String(validating: head, as: UTF8.self) else { return nil }
         let lines = text.split(separator: "\r\n", omittingEmptySubsequences: false)
         guard let first = lines.first, !first.isEmpty else { return nil }
@@ -151,13 +157,70 @@ enum HTTPParse {
         return (String(first), fields)
     }
 
+    /// `splitHead` for an all-ASCII head, working on bytes: there every character is one byte except CR LF, which
+    /// is exactly the line separator, so the answer is the same. `.none` when the head has a non-ASCII byte (the
+    /// caller then takes the general path), `.some(nil)` when it is malformed.
+    static func splitASCIIHead(_ head: ArraySlice<UInt8>) -> (start: String, fields: [(String, String)])?? {
+        guard head.allSatisfy({ $0 < 0x80 }) else { return .none }
+        let cr = UInt8(ascii: "\r"), lf = UInt8(ascii: "\n"), colon = UInt8(ascii: ":")
+        func forbidden(_ b: UInt8) -> Bool { b == cr || b == lf || b == 0 }
+        func isSpace(_ b: UInt8) -> Bool { b == UInt8(ascii: " ") || b == UInt8(ascii: "\t") }
+        var lines: [Range<Int>] = []
+        var lineStart = head.startIndex
+        var i = head.startIndex
+        // Bounded by the head's length.
+        while i + 1 < head.endIndex {
+            if head[i] == cr && head[i + 1] == lf {
+                lines.append(lineStart..<i)
+                i += 2
+                lineStart = i
+            } else {
+                i += 1
+            }
+        }
+        lines.append(lineStart..<head.endIndex)
+        let first = lines[0]
+        guard !first.isEmpty else { return .some(nil) }
+        var fields: [(String, String)] = []
+        fields.reserveCapacity(lines.count - 1)
+        for line in lines.dropFirst() {
+            guard let colonAt = head[line].firstIndex(of: colon) else { return .some(nil) }
+            let name = head[line.lowerBound..<colonAt]
+            guard !name.isEmpty, name.allSatisfy(isTokenByte) else { return .some(nil) }
+            var valueStart = colonAt + 1, valueEnd = line.upperBound
+            while valueStart < valueEnd, isSpace(head[valueStart]) { valueStart += 1 }
+            while valueEnd > valueStart, isSpace(head[valueEnd - 1]) { valueEnd -= 1 }
+            let value = head[valueStart..<valueEnd]
+            guard !value.contains(where: forbidden) else { return .some(nil) }
+            let lowerName = name.map { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") ? $0 | 0x20 : $0 }
+            fields.append((String(decoding: lowerName, as: UTF8.self), String(decoding: value, as: UTF8.self)))
+        }
+        guard !head[first].contains(where: forbidden) else { return .some(nil) }
+        return .some((String(decoding: head[first], as: UTF8.self), fields))
+    }
+
     static func isTokenChar(_ c: Character) -> Bool {
-        guard let a = c.asciiValue, a > 32, a < 127 else { return false }
-        return !"()<>@,;:\\\"/[]?={}".contains(c)
+        guard let a = c.asciiValue else { return false }
+        return isTokenByte(a)
+    }
+
+    /// Whether `a` is an RFC 9110 token character: visible ASCII except the separators `()<>@,;:\"/[]?={}`.
+    static func isTokenByte(_ a: UInt8) -> Bool {
+        guard a > 32, a < 127 else { return false }
+        switch a {
+        case UInt8(ascii: "("), UInt8(ascii: ")"), UInt8(ascii: "<"), UInt8(ascii: ">"), UInt8(ascii: "@"), UInt8(ascii: ","),
+            UInt8(ascii: ";"), UInt8(ascii: ":"), UInt8(ascii: "\\"), UInt8(ascii: "\""), UInt8(ascii: "/"), UInt8(ascii: "["),
+            UInt8(ascii: "]"), UInt8(ascii: "?"), UInt8(ascii: "="), UInt8(ascii: "{"), UInt8(ascii: "}"):
+            return false
+        default:
+            return true
+        }
     }
 
     /// Decodes %XX escapes (and `+` as space when `plusIsSpace`); nil on a bad escape or invalid UTF-8.
     static func percentDecode<S: StringProtocol>(_ s: S, plusIsSpace: Bool) -> String? {
+        // Nothing to decode (the usual case): the text as it is.
+        if !s.utf8.contains(where: { $0 == UInt8(ascii: "%") || (plusIsSpace && $0 == UInt8(ascii: "+")) }) { return String(s) }
         let bytes = Array(s.utf8)
         var out: [UInt8] = []
         out.reserveCapacity(bytes.count)
@@ -187,6 +250,37 @@ enum HTTPParse {
 
     /// Splits a request target into decoded path and query; nil if malformed.
     static func parseTarget(_ target: String) -> (path: String, query: [String: String])? {
+        if target.utf8.allSatisfy({ $0 < 0x80 }) { return parseASCIITarget(target) }
+        return parseTargetAsText(target)
+    }
+
+    /// `parseTarget` for an all-ASCII target, split on bytes: there every character is one byte and the separators
+    /// (`/`, `?`, `#`, `&`, `=`) are single characters, so the answer is the same.
+    static func parseASCIITarget(_ target: String) -> (path: String, query: [String: String])? {
+        let bytes = target.utf8
+        guard bytes.first == UInt8(ascii: "/") else { return nil }
+        let question = bytes.firstIndex(of: UInt8(ascii: "?"))
+        let beforeQuery = bytes[..<(question ?? bytes.endIndex)]
+        let rawPath = beforeQuery[..<(beforeQuery.firstIndex(of: UInt8(ascii: "#")) ?? beforeQuery.endIndex)]
+        guard let path = percentDecode(Substring(rawPath), plusIsSpace: false) else { return nil }
+        var query: [String: String] = [:]
+        if let question {
+            let afterQuery = bytes[bytes.index(after: question)...]
+            let rawQuery = afterQuery[..<(afterQuery.firstIndex(of: UInt8(ascii: "#")) ?? afterQuery.endIndex)]
+            for pair in rawQuery.split(separator: UInt8(ascii: "&")) {
+                let equals = pair.firstIndex(of: UInt8(ascii: "="))
+                guard let k = percentDecode(Substring(pair[..<(equals ?? pair.endIndex)]), plusIsSpace: true) else { return nil }
+                let v: String?
+                if let equals { v = percentDecode(Substring(pair[pair.index(after: equals)...]), plusIsSpace: true) } else { v = "" }
+                guard let v else { return nil }
+                query[k] = v
+            }
+        }
+        return (path, query)
+    }
+
+    /// `parseTarget` on the target as text (any UTF-8).
+    static func parseTargetAsText(_ target: String) -> (path: String, query: [String: String])? {
         guard target.hasPrefix("/") else { return nil }
         let parts = target.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
         let rawPath = parts[0].split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false)[0]

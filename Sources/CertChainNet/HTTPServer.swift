@@ -165,12 +165,14 @@ public final class HTTPServer: @unchecked Sendable {
             Sock.closeFd(fd)
         }
         var pending: [UInt8] = []
+        // Receive buffers, allocated once per connection (the body one only when a body must be read).
+        var buffers = ReadBuffers()
         var served = 0
         // Bounded by requestsPerConnectionMax and by `running`.
         while served < Self.requestsPerConnectionMax && isRunning {
             served += 1
             setWaiting(fd, true)
-            let next = readRequest(fd, &pending)
+            let next = readRequest(fd, &pending, &buffers)
             setWaiting(fd, false)
             switch next {
             case .close:
@@ -206,8 +208,13 @@ public final class HTTPServer: @unchecked Sendable {
         }
     }
 
-    private func readRequest(_ fd: Int32, _ pending: inout [UInt8]) -> Next {
-        var scratch = [UInt8](repeating: 0, count: 16 << 10)
+    /// A connection's receive buffers: 16 KiB for request heads, 64 KiB for bodies (made on first use).
+    private struct ReadBuffers {
+        var head = [UInt8](repeating: 0, count: 16 << 10)
+        var body: [UInt8] = []
+    }
+
+    private func readRequest(_ fd: Int32, _ pending: inout [UInt8], _ buffers: inout ReadBuffers) -> Next {
         var scanned = 0
         var headDeadline: Int64 = pending.isEmpty ? Int64.max : monotonicMs() + headerTimeoutMsValue
         let idleDeadline = monotonicMs() + idleTimeoutMsValue
@@ -223,13 +230,13 @@ public final class HTTPServer: @unchecked Sendable {
                 return pending.isEmpty ? .close : .reply(.error(408, code: "timeout", message: "request head not received in time"))
             }
             guard isRunning else { return .close }
-            switch Sock.read(fd, into: &scratch, timeoutMs: Int32(min(deadline - now, 200))) {
+            switch Sock.read(fd, into: &buffers.head, timeoutMs: Int32(min(deadline - now, 200))) {
             case .timeout: continue
             case .eof, .failed: return .close
             case .data(let n):
                 if pending.isEmpty { headDeadline = monotonicMs() + headerTimeoutMsValue }
                 scanned = max(0, pending.count - 3)
-                pending.append(contentsOf: scratch[0..<n])
+                pending.append(contentsOf: buffers.head[0..<n])
                 headEnd = HTTPParse.headEnd(pending, from: scanned)
             }
         }
@@ -239,16 +246,19 @@ public final class HTTPServer: @unchecked Sendable {
         }
         let head = pending[0..<(end - 4)]
         pending.removeFirst(end)
-        return parseAndReadBody(fd, head, &pending)
+        return parseAndReadBody(fd, head, &pending, &buffers)
     }
 
-    private func parseAndReadBody(_ fd: Int32, _ head: ArraySlice<UInt8>, _ pending: inout [UInt8]) -> Next {
+    private func parseAndReadBody(_ fd: Int32, _ head: ArraySlice<UInt8>, _ pending: inout [UInt8], _ buffers: inout ReadBuffers) -> Next {
         func bad(_ message: String) -> Next { .reply(.error(400, code: "bad-request", message: message)) }
         guard let (start, fields) = HTTPParse.splitHead(head) else { return bad("malformed request head") }
         if fields.count > Self.headerFieldsMax {
             return .reply(.error(431, code: "header-too-large", message: "more than \(Self.headerFieldsMax) header fields"))
         }
-        let parts = start.split(separator: " ", omittingEmptySubsequences: false)
+        // An ASCII request line (the usual case) is split on bytes: the same parts, without grapheme breaking.
+        let parts = start.utf8.allSatisfy({ $0 < 0x80 })
+            ? start.utf8.split(separator: UInt8(ascii: " "), omittingEmptySubsequences: false).map { Substring($0) }
+            : start.split(separator: " ", omittingEmptySubsequences: false)
         guard parts.count == 3, !parts[0].isEmpty, parts[0].allSatisfy(HTTPParse.isTokenChar) else {
             return bad("malformed request line")
         }
@@ -278,22 +288,22 @@ public final class HTTPServer: @unchecked Sendable {
             return .reply(.error(413, code: "body-too-large", message: "body exceeds \(bodyBytesMax) bytes"))
         }
         let connection = headers["connection"]?.lowercased() ?? ""
-        let keepAlive = version == "HTTP/1.1" ? !connection.contains("close") : connection.contains("keep-alive")
+        let keepAlive = version == "HTTP/1.1" ? !(!connection.isEmpty && connection.contains("close")) : connection.contains("keep-alive")
 
         if length > pending.count, headers["expect"]?.lowercased() == "100-continue" {
             guard Sock.writeAll(fd, Array("HTTP/1.1 100 Continue\r\n\r\n".utf8)) else { return .close }
         }
-        var scratch = [UInt8](repeating: 0, count: 64 << 10)
+        if pending.count < length && buffers.body.isEmpty { buffers.body = [UInt8](repeating: 0, count: 64 << 10) }
         let deadline = monotonicMs() + bodyTimeoutMsValue
         // Bounded by the body deadline.
         while pending.count < length {
             let now = monotonicMs()
             if now >= deadline { return .reply(.error(408, code: "timeout", message: "request body not received in time")) }
             guard isRunning else { return .close }
-            switch Sock.read(fd, into: &scratch, timeoutMs: Int32(min(deadline - now, 200))) {
+            switch Sock.read(fd, into: &buffers.body, timeoutMs: Int32(min(deadline - now, 200))) {
             case .timeout: continue
             case .eof, .failed: return .close
-            case .data(let n): pending.append(contentsOf: scratch[0..<n])
+            case .data(let n): pending.append(contentsOf: buffers.body[0..<n])
             }
         }
         let body = Array(pending[0..<length])
@@ -301,25 +311,30 @@ public final class HTTPServer: @unchecked Sendable {
         return .request(HTTPRequest(method: method, path: path, query: query, headers: headers, body: body), keepAlive: keepAlive)
     }
 
-    /// Serializes a response with Content-Length, Content-Type and Connection headers.
+    /// Serializes a response with Content-Length, Content-Type and Connection headers (head and body in one buffer).
     private func serialize(_ r: HTTPResponse, close: Bool, headOnly: Bool = false) -> [UInt8] {
         let status = (100...999).contains(r.status) ? r.status : 500
-        var head = "HTTP/1.1 \(status) \(reasonPhrase(status))\r\n"
+        var out: [UInt8] = []
+        out.reserveCapacity(160 + r.headers.count * 64 + (headOnly ? 0 : r.body.count))
+        out += "HTTP/1.1 \(status) \(reasonPhrase(status))\r\n".utf8
         var hasType = false
         for (name, value) in r.headers {
             let lower = name.lowercased()
             if lower == "content-length" || lower == "connection" || lower == "transfer-encoding" { continue }
             // Never let a handler inject header lines.
-            guard !name.isEmpty, name.allSatisfy(HTTPParse.isTokenChar),
-                !value.unicodeScalars.contains(where: { $0 == "\r" || $0 == "\n" })
+            guard !name.isEmpty, name.utf8.allSatisfy(HTTPParse.isTokenByte),
+                !value.utf8.contains(where: { $0 == UInt8(ascii: "\r") || $0 == UInt8(ascii: "\n") })
             else { continue }
             if lower == "content-type" { hasType = true }
-            head += "\(name): \(value)\r\n"
+            out += name.utf8
+            out += ": ".utf8
+            out += value.utf8
+            out += "\r\n".utf8
         }
-        if !hasType { head += "Content-Type: application/octet-stream\r\n" }
-        head += "Content-Length: \(r.body.count)\r\n"
-        head += close ? "Connection: close\r\n" : "Connection: keep-alive\r\n"
-        head += "\r\n"
-        return headOnly ? Array(head.utf8) : Array(head.utf8) + r.body
+        if !hasType { out += "Content-Type: application/octet-stream\r\n".utf8 }
+        out += "Content-Length: \(r.body.count)\r\n".utf8
+        out += (close ? "Connection: close\r\n\r\n" : "Connection: keep-alive\r\n\r\n").utf8
+        if !headOnly { out += r.body }
+        return out
     }
 }

@@ -224,6 +224,36 @@ final class HTTPTests: XCTestCase {
         XCTAssertEqual(try HTTPClient(host: "127.0.0.1", port: server.boundPort).request("GET", "/alive").status, 200)
     }
 
+    func testASCIIHeadParsingMatchesTextParsing() {
+        // The byte-level path for ASCII heads must give exactly what the text path gives, malformed heads included.
+        var rng = SystemRandomNumberGenerator()
+        let pieces = ["GET / HTTP/1.1", "\r\n", "\r", "\n", ":", ": ", " ", "\t", "Host", "host: x", "X-Certchain-Identity",
+                      "Content-Length: 5", "a", "Z", "\u{0}", "(", "/", "@", "=", "Bearer 0f", "\r\n\r", "\u{7f}", "~"]
+        for _ in 0..<5000 {
+            var s = ""
+            for _ in 0..<Int.random(in: 1...24, using: &rng) { s += pieces.randomElement(using: &rng)! }
+            let head = ArraySlice(Array(s.utf8))
+            let fast = HTTPParse.splitASCIIHead(head)
+            let text = HTTPParse.splitHeadAsText(head)
+            XCTAssertTrue(fast != nil, "an ASCII head takes the byte path")
+            XCTAssertEqual(fast??.start, text?.start, s.debugDescription)
+            XCTAssertEqual(fast??.fields.map { "\($0.0)=\($0.1)" }, text?.fields.map { "\($0.0)=\($0.1)" }, s.debugDescription)
+        }
+        XCTAssertTrue(HTTPParse.splitASCIIHead(ArraySlice(Array("GET / HTTP/1.1\r\nX: é".utf8))).map { _ in false } ?? true, "non-ASCII goes the text way")
+        XCTAssertEqual(HTTPParse.splitHead(ArraySlice(Array("GET / HTTP/1.1\r\nX: é".utf8)))?.fields.first?.1, "é")
+        // The same for request targets.
+        let targetPieces = ["/", "v1", "certificates", "?", "#", "&", "=", "%", "%4", "%41", "%zz", "+", "a", "%C3%A9", "%FF", "x=1", ""]
+        for _ in 0..<5000 {
+            var s = Bool.random(using: &rng) ? "/" : ""
+            for _ in 0..<Int.random(in: 0...12, using: &rng) { s += targetPieces.randomElement(using: &rng)! }
+            let fast = HTTPParse.parseASCIITarget(s), text = HTTPParse.parseTargetAsText(s)
+            XCTAssertEqual(fast?.path, text?.path, s)
+            XCTAssertEqual(fast?.query, text?.query, s)
+        }
+        XCTAssertEqual(HTTPParse.parseTarget("/a/é?q=é")?.query["q"], "é")
+        XCTAssertTrue(HTTPParse.isTokenChar("a") && !HTTPParse.isTokenChar("(") && !HTTPParse.isTokenChar("é") && !HTTPParse.isTokenChar("\r\n"))
+    }
+
     func testConnectionLimitEvictsWaitingConnectionsNotBusyOnes() throws {
         // Idle keep-alive connections hold every slot: a newcomer is still served, the longest-waiting one is closed.
         let server = try makeServer(connectionsMax: 2)
