@@ -21,13 +21,17 @@ struct StoreStateReader: StateReader {
 extension Node {
     /// Routes one HTTP request (SPEC section 7); runs on the server's connection thread.
     func handle(_ request: HTTPRequest) -> HTTPResponse {
-        let parts = request.path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
+        let parts = Self.pathParts(request.path)
         // Authentication and authorization (AccessControl.swift); refusals and session endpoints answer here.
-        if case .respond(let response) = checkAccess(request, parts) { return response }
-        // Feature route groups, each in its own file; nil means "not mine".
-        for group in [handleProofRoutes, handleQueryRoutes, handleWebRoutes] {
-            if let response = group(request, parts) { return response }
+        let checked: CertificateRead?
+        switch checkAccess(request, parts) {
+        case .respond(let response): return response
+        case .proceed(let certificate): checked = certificate
         }
+        // Feature route groups, each in its own file; nil means "not mine".
+        if let response = handleProofRoutes(request, parts) { return response }
+        if let response = handleQueryRoutes(request, parts) { return response }
+        if let response = handleWebRoutes(request, parts) { return response }
         switch (request.method, parts.count) {
         case ("GET", 2) where parts == ["v1", "status"]: return status()
         case ("GET", 2) where parts == ["v1", "stats"]: return json(200, Ledger.statistics(in: reader))
@@ -36,8 +40,10 @@ extension Node {
         case ("GET", 3) where parts[0] == "v1" && parts[1] == "transactions": return transaction(parts[2])
         case ("GET", 3) where parts[0] == "v1" && parts[1] == "blocks": return block(parts[2], withReceipts: request.query["receipts"] == "true", withTransactions: request.query["transactions"] == "true")
         case ("GET", 3) where parts[0] == "v1" && parts[1] == "certificates":
-            // The most frequent read: answered from a cache checked against the committed value (AnswerCache.swift).
-            guard let answer = certificateAnswer(number: parts[2]) else {
+            // The most frequent read: answered from a cache checked against the committed value (AnswerCache.swift),
+            // read once: the access check passes on what it read (the same value it checked the rule against).
+            let read = checked.flatMap { $0.number == parts[2] ? $0 : nil } ?? CertificateRead(number: parts[2], entry: certificateAnswer(number: parts[2]))
+            guard let answer = read.entry else {
                 return .error(404, code: "certificate-not-found", message: "no certificate \(parts[2]) on this chain")
             }
             return .json(200, answer.body)
@@ -63,6 +69,12 @@ extension Node {
     }
 
     var reader: StoreStateReader { StoreStateReader(store: store) }
+
+    /// The non-empty `/`-separated parts of `path`; an ASCII path (the usual case) is split on bytes, which gives the same parts.
+    static func pathParts(_ path: String) -> [String] {
+        guard path.utf8.allSatisfy({ $0 < 0x80 }) else { return path.split(separator: "/", omittingEmptySubsequences: true).map(String.init) }
+        return path.utf8.split(separator: UInt8(ascii: "/")).map { String(Substring($0)) }
+    }
 
     /// `value` as the API's JSON: sorted keys, slashes unescaped; nil if it cannot be encoded.
     static func encodeJSON<T: Encodable>(_ value: T) -> [UInt8]? {

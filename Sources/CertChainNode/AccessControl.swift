@@ -38,27 +38,40 @@ struct AccessRefusal: Error, Sendable {
 
 /// What the access check decided: route the request, or answer it now (refusal or session endpoint).
 enum AccessOutcome {
-    case proceed
+    /// Route the request; `certificate` is what the check already read for `GET /v1/certificates/{number}` (the route answers from it).
+    case proceed(certificate: CertificateRead? = nil)
     case respond(HTTPResponse)
+}
+
+/// Certificate `number` as read once for both the access rule and the answer (`entry` nil: no such certificate).
+struct CertificateRead {
+    let number: String
+    let entry: CertificateAnswerCache.Entry?
 }
 
 extension Node {
     /// Authenticates and authorizes a request before it is routed (docs/ACCESS.md).
     func checkAccess(_ request: HTTPRequest, _ parts: [String]) -> AccessOutcome {
-        switch (request.method, parts) {
-        case ("GET", ["v1", "status"]), ("GET", ["metrics"]), ("POST", ["v1", "transactions"]): return .proceed
-        case (_, ["v1", "sessions"]): return sessionRoute(request)
+        // Compared by count first: matching against array literals would build those arrays on every request.
+        switch (request.method, parts.count) {
+        case ("GET", 2) where parts[0] == "v1" && parts[1] == "status", ("GET", 1) where parts[0] == "metrics",
+            ("POST", 2) where parts[0] == "v1" && parts[1] == "transactions":
+            return .proceed()
+        case (_, 2) where parts[0] == "v1" && parts[1] == "sessions": return sessionRoute(request)
         default: break
         }
         // Web pages and assets are public; other methods get the router's 405.
-        guard parts.first == "v1", ["GET", "POST", "DELETE"].contains(request.method) else { return .proceed }
+        guard parts.first == "v1", request.method == "GET" || request.method == "POST" || request.method == "DELETE" else { return .proceed() }
         let identity: AccessIdentity
         switch authenticate(request, allowBearer: true) {
         case .failure(let refusal): return .respond(refuse(refusal, request))
         case .success(let found): identity = found
         }
-        if let refusal = authorize(identity, request, parts) { return .respond(refuse(refusal, request, identity: identity)) }
-        return .proceed
+        var certificate: CertificateRead?
+        if let refusal = authorize(identity, request, parts, certificate: &certificate) {
+            return .respond(refuse(refusal, request, identity: identity))
+        }
+        return .proceed(certificate: certificate)
     }
 
     /// Logs a refusal (identity, method, path, reason) and makes its JSON error answer.
@@ -89,7 +102,7 @@ extension Node {
             guard parts.count == 2, parts[0].lowercased() == "bearer" else {
                 return .failure(AccessRefusal(401, "invalid-token", "Authorization must be `Bearer <token>`"))
             }
-            return sessions.lookup(parts[1].trimmingCharacters(in: .whitespaces), nowMs: nowMs)
+            return sessions.lookup(Self.trimmingWhitespace(parts[1]), nowMs: nowMs)
         }
         let headers = request.headers
         guard let identityText = headers[RequestAuthentication.identityHeader.lowercased()],
@@ -122,6 +135,14 @@ extension Node {
         return .success(identity)
     }
 
+    /// `text.trimmingCharacters(in: .whitespaces)`, without the Foundation call when both ends are ASCII other than space
+    /// and tab (the only ASCII whitespace), so there is nothing to trim: a token as sent.
+    static func trimmingWhitespace(_ text: String) -> String {
+        func plain(_ byte: UInt8?) -> Bool { byte.map { $0 < 0x80 && $0 != UInt8(ascii: " ") && $0 != UInt8(ascii: "\t") } ?? false }
+        if plain(text.utf8.first) && plain(text.utf8.last) { return text }
+        return text.trimmingCharacters(in: .whitespaces)
+    }
+
     /// The identity named by `text` and its public key (hex): registered enterprises from state, organizations and auditors from genesis.
     func identityKey(_ text: String) -> (AccessIdentity, String)? {
         if text.hasPrefix("ent:") {
@@ -142,7 +163,8 @@ extension Node {
     // MARK: - Authorization
 
     /// nil when `identity` may make this request; otherwise a 403 saying why. Missing records pass (the route answers 404).
-    func authorize(_ identity: AccessIdentity, _ request: HTTPRequest, _ parts: [String]) -> AccessRefusal? {
+    /// A certificate read for the rule is left in `certificate`, so the route answers from the very value that was checked.
+    func authorize(_ identity: AccessIdentity, _ request: HTTPRequest, _ parts: [String], certificate: inout CertificateRead?) -> AccessRefusal? {
         if case .auditor = identity { return nil }
         let isOrganization: Bool
         if case .organization = identity { isOrganization = true } else { isOrganization = false }
@@ -155,8 +177,12 @@ extension Node {
             if isOrganization { return nil }
             guard let signer = committedSigner(parts[2]) else { return nil }  // pending or unknown: the answer shows no content
             return signer == who ? nil : .forbidden("\(who) may read only its own transactions")
-        case ("GET", 3, "certificates"): return authorizeCertificate(parts[2], identity)
-        case ("GET", 4, "certificates") where parts[3] == "history": return authorizeCertificate(parts[2], identity)
+        case ("GET", 3, "certificates"):
+            let read = CertificateRead(number: parts[2], entry: certificateAnswer(number: parts[2]))
+            certificate = read
+            return authorizeCertificate(read, identity)
+        case ("GET", 4, "certificates") where parts[3] == "history":
+            return authorizeCertificate(CertificateRead(number: parts[2], entry: certificateAnswer(number: parts[2])), identity)
         case ("GET", 2, "certificates"): return authorizeCertificateQuery(identity, request.query)
         case ("GET", 2, "refunds"): return authorizeRefundQuery(identity, request.query)
         case ("GET", 3, "applications"):
@@ -177,10 +203,10 @@ extension Node {
         }
     }
 
-    /// nil when `identity` may read certificate `number` (or it does not exist).
-    func authorizeCertificate(_ number: String, _ identity: AccessIdentity) -> AccessRefusal? {
-        guard let answer = certificateAnswer(number: number) else { return nil }
-        return mayRead(certificate: answer.record, identity) ? nil : .forbidden("\(identity.text) may not read certificate \(number)")
+    /// nil when `identity` may read the certificate `read` (or it does not exist).
+    func authorizeCertificate(_ read: CertificateRead, _ identity: AccessIdentity) -> AccessRefusal? {
+        guard let answer = read.entry else { return nil }
+        return mayRead(certificate: answer.record, identity) ? nil : .forbidden("\(identity.text) may not read certificate \(read.number)")
     }
 
     /// Whether `identity` is one of the parties, or the tax bureau competent for one of them.

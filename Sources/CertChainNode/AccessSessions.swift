@@ -43,7 +43,8 @@ final class SessionStore: @unchecked Sendable {
 
     /// The session of a presented token, or why it is refused (`invalid-token`, `token-expired`).
     func lookup(_ tokenHex: String, nowMs: Int64) -> Result<AccessIdentity, AccessRefusal> {
-        guard tokenHex.count == 64, let token = Hex.decode(tokenHex.lowercased()) else {
+        // 64 bytes that are all hex digits are 64 characters: counted in bytes (no grapheme walk).
+        guard tokenHex.utf8.count == 64, let token = Hex.decode(tokenHex.lowercased()) else {
             return .failure(AccessRefusal(401, "invalid-token", "the bearer token is not 64 hex characters"))
         }
         let hash = Digest.sha256(token)

@@ -24,10 +24,15 @@ final class CertificateAnswerCache: Sendable {
     /// An empty cache holding at most `entriesMax` answers.
     init(entriesMax: Int = 20_000) { entries = BoundedCache(entriesMax: entriesMax) }
 
+    /// Whether `a` and `b` hold the same bytes (one memcmp).
+    static func sameBytes(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+        a.count == b.count && a.withUnsafeBytes { x in b.withUnsafeBytes { y in x.count == 0 || memcmp(x.baseAddress!, y.baseAddress!, x.count) == 0 } }
+    }
+
     /// The answer for `number` whose committed state value is `stateValue`: cached if computed from the same
     /// bytes, otherwise computed with `compute` and cached. Nil when the value does not decode.
     func answer(number: String, stateValue: [UInt8], compute: () -> (record: CertificateRecord, body: [UInt8])?) -> Entry? {
-        if let entry = entries[number], entry.stateValue == stateValue { return entry }
+        if let entry = entries[number], Self.sameBytes(entry.stateValue, stateValue) { return entry }
         guard let computed = compute() else { return nil }
         let entry = Entry(stateValue: stateValue, record: computed.record, body: computed.body)
         entries[number] = entry

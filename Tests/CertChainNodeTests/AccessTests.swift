@@ -124,6 +124,19 @@ final class AccessNetworkTests: XCTestCase {
         XCTAssertEqual(reply.code, "forbidden")
         XCTAssertEqual(try get("/v1/certificates/\(foreign)/history", as: asAgent).status, 403)
         XCTAssertEqual(try get("/v1/certificates/\(foreign)?proof=true", as: asAgent).status, 403)
+        // The access check and the answer share one read: whoever may read a certificate gets the auditor's very bytes;
+        // an unknown number is still 404 for an enterprise, and a foreign one 403 however often it is asked.
+        let auditorView = try get("/v1/certificates/\(first)", as: auditor)
+        XCTAssertEqual(auditorView.status, 200)
+        for signer in [asAgent, asPrincipal, asAgent] {
+            let view = try get("/v1/certificates/\(first)", as: signer)
+            XCTAssertEqual(view.status, 200)
+            XCTAssertEqual(view.body, auditorView.body, "\(signer.identity) reads other bytes")
+        }
+        reply = try get("/v1/certificates/440300202199999999", as: asAgent)
+        XCTAssertEqual(reply.status, 404, reply.text)
+        XCTAssertEqual(reply.code, "certificate-not-found")
+        for _ in 0..<3 { XCTAssertEqual(try get("/v1/certificates/\(foreign)", as: asAgent).status, 403) }
         XCTAssertEqual(try get("/v1/enterprises/\(agent)", as: asAgent).status, 200)
         XCTAssertEqual(try get("/v1/enterprises/\(party(foreign, "agent"))", as: asAgent).status, 403)
         XCTAssertEqual(try get("/v1/blocks/1", as: asAgent).status, 403)
@@ -164,7 +177,9 @@ final class AccessNetworkTests: XCTestCase {
             let involved = Set([try bureau(party(number, "agent")), try bureau(party(number, "principal")), cert["bureau"] as? String ?? ""])
             guard let outsider = taxBureaus.first(where: { !involved.contains($0) }) else { continue }
             let competent = try bureau(party(number, "agent"))
-            XCTAssertEqual(try get("/v1/certificates/\(number)", as: try organization(competent)).status, 200)
+            let competentView = try get("/v1/certificates/\(number)", as: try organization(competent))
+            XCTAssertEqual(competentView.status, 200)
+            XCTAssertEqual(competentView.body, try get("/v1/certificates/\(number)", as: auditor).body)
             XCTAssertEqual(try get("/v1/certificates?agent=\(party(number, "agent"))", as: try organization(competent)).status, 200)
             reply = try get("/v1/certificates/\(number)", as: try organization(outsider))
             XCTAssertEqual(reply.status, 403, "\(outsider) on \(number)")
@@ -304,7 +319,8 @@ final class AccessNetworkTests: XCTestCase {
         XCTAssertEqual(token.count, 64)
         XCTAssertEqual(session["identity"] as? String, "ent:" + agent)
         let bearer = [("Authorization", "Bearer " + token)]
-        XCTAssertEqual(try get("/v1/certificates/\(first)", as: nil, extra: bearer).status, 200)
+        XCTAssertEqual(try get("/v1/certificates/\(first)", as: nil, extra: bearer).body, auditorView.body)
+        XCTAssertEqual(try get("/v1/certificates/\(first)", as: nil, extra: [("Authorization", "Bearer  " + token + " ")]).status, 200, "spaces around the token")
         XCTAssertEqual(try get("/v1/certificates/\(foreign)", as: nil, extra: bearer).status, 403)
         reply = try get("/v1/certificates/\(first)", as: nil, extra: [("Authorization", "Bearer " + String(repeating: "ab", count: 32))])
         XCTAssertEqual(reply.status, 401); XCTAssertEqual(reply.code, "invalid-token")
