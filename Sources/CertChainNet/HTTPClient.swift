@@ -18,6 +18,8 @@ public final class HTTPClient: @unchecked Sendable {
     private let lock = NSLock()
     private var fd: Int32 = -1
     private var pending: [UInt8] = []
+    /// Receive buffer, made on the first response and kept (requests are serialized by `lock`).
+    private var scratch: [UInt8] = []
 
     /// Creates a client for `host:port`; each request must finish within `timeoutSeconds`.
     public init(host: String, port: UInt16, timeoutSeconds: Double = 10) {
@@ -137,7 +139,7 @@ public final class HTTPClient: @unchecked Sendable {
     }
 
     private func readResponse(_ deadline: Int64, isHead: Bool, gotBytes: inout Bool) throws -> HTTPResponse {
-        var scratch = [UInt8](repeating: 0, count: 64 << 10)
+        if scratch.isEmpty { scratch = [UInt8](repeating: 0, count: 64 << 10) }
         // Skips at most a few interim (1xx) responses.
         for _ in 0..<8 {
             var scanned = 0
