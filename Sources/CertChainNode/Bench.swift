@@ -148,6 +148,10 @@ public final class Bench: @unchecked Sendable {
         public var receiptsError: Int
         /// Error receipts the workload expected (its deliberate bad requests); the rest come from concurrent reordering.
         public var receiptsErrorExpected: Int
+        /// Receipts whose outcome the workload did not expect (concurrent reordering the dependency groups missed).
+        public var receiptsUnexpected: Int
+        /// The first few of them, as `seq N kind: expected …, got …`.
+        public var receiptsUnexpectedSamples: [String]
         /// Error receipts by error code.
         public var receiptErrorCodes: [String: Int]
         /// Submissions the node refused at admission.
@@ -267,6 +271,9 @@ public final class Bench: @unchecked Sendable {
             totals.ok += figures.ok
             totals.errors += figures.errors
             totals.expectedErrors += figures.expectedErrors
+            totals.unexpected += figures.unexpected
+            totals.unexpectedSamples += figures.unexpectedSamples.prefix(CommitTracker.unexpectedSamplesMax - totals.unexpectedSamples.count)
+            for sample in figures.unexpectedSamples { log("unexpected receipt: \(sample)") }
             totals.errorCodes.merge(figures.errorCodes, uniquingKeysWith: +)
             totals.refused += figures.refused
             totals.unfinished += figures.unfinished
@@ -468,7 +475,8 @@ public final class Bench: @unchecked Sendable {
             latencyRunOfferedPerSecond: halfRate, latencyRunTransactionsPerSecond: latencyFigures.transactionsPerSecond,
             saturatedLatencyMsP50: saturatedLatency.p50, saturatedLatencyMsP99: saturatedLatency.p99, saturatedLatencyMsMax: saturatedLatency.max,
             receiptsOk: totals.ok, receiptsError: totals.errors,
-            receiptsErrorExpected: totals.expectedErrors, receiptErrorCodes: totals.errorCodes, refused: totals.refused, neverCommitted: totals.unfinished,
+            receiptsErrorExpected: totals.expectedErrors, receiptsUnexpected: totals.unexpected,
+            receiptsUnexpectedSamples: totals.unexpectedSamples, receiptErrorCodes: totals.errorCodes, refused: totals.refused, neverCommitted: totals.unfinished,
             bytesPerTransaction: bytesPerTransaction, chainTransactions: chain.transactions,
             validatorResidentMegabytes: resident, chainHeight: chain.height,
             growthSliceTransactions: options.sliceTransactions, growth: growth, growthStoppedBy: stoppedBy, growthLastToFirst: growthRatio,

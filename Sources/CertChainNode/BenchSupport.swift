@@ -213,6 +213,9 @@ struct BenchTransaction: Sendable {
     var kind: TransactionKind
     var certificateNumber: String?
     var expectsError: Bool
+    /// The workload's `seq` and expected error code (nil: ok), to tell receipts it did not expect.
+    var seq = 0
+    var expectedError: String?
     /// Dependency group (shared declaration, application, certificate or claim): one client posts a group in workload order.
     var group = 0
 }
@@ -311,7 +314,8 @@ final class BenchSigner: @unchecked Sendable {
                     number = n
                 }
                 slots[i] = BenchTransaction(id: signed.id(hash), encoded: signed.encode(), kind: item.kind, certificateNumber: number,
-                                            expectsError: item.expect.error != nil, group: groups[i])
+                                            expectsError: item.expect.error != nil, seq: item.seq, expectedError: item.expect.error,
+                                            group: groups[i])
             } catch {
                 failures[i] = "workload seq \(item.seq): \(describe(error))"
             }
@@ -329,6 +333,10 @@ struct PhaseFigures {
     var ok = 0
     var errors = 0
     var expectedErrors = 0
+    /// Receipts whose outcome is not the workload's `expect` (ok instead of an error, an error instead of ok, another code).
+    var unexpected = 0
+    /// The first few of them, as `seq N kind: expected …, got …`.
+    var unexpectedSamples: [String] = []
     var errorCodes: [String: Int] = [:]
     var blocks = 0
     var latenciesMs: [Double] = []
@@ -350,6 +358,10 @@ final class CommitTracker: @unchecked Sendable {
     private var okCertificates: [String] = []
     private var watchedCertificates: [[UInt8]: String] = [:]
     private var expectingError: Set<[UInt8]> = []
+    /// What the workload expects of each watched submission: seq, kind and error code (nil: ok).
+    private var expectations: [[UInt8]: (seq: Int, kind: TransactionKind, error: String?)] = [:]
+    /// Most unexpected receipts described per phase.
+    static let unexpectedSamplesMax = 10
     private var chainTransactions = 0
     private var chainHeight: UInt64 = 0
     private let done = ManagedFlag()
@@ -379,6 +391,7 @@ final class CommitTracker: @unchecked Sendable {
             pending[transaction.id] = time
             if let number = transaction.certificateNumber { watchedCertificates[transaction.id] = number }
             if transaction.expectsError { expectingError.insert(transaction.id) }
+            expectations[transaction.id] = (transaction.seq, transaction.kind, transaction.expectedError)
             phase.submitted += 1
             if phase.firstSubmit == 0 || time < phase.firstSubmit { phase.firstSubmit = time }
         }
@@ -390,6 +403,7 @@ final class CommitTracker: @unchecked Sendable {
             if pending.removeValue(forKey: id) != nil { phase.refused += 1 }
             watchedCertificates[id] = nil
             expectingError.remove(id)
+            expectations[id] = nil
         }
     }
 
@@ -410,6 +424,7 @@ final class CommitTracker: @unchecked Sendable {
             pending.removeAll()
             watchedCertificates.removeAll()
             expectingError.removeAll()
+            expectations.removeAll()
             phase = PhaseFigures()
             return figures
         }
@@ -442,6 +457,13 @@ final class CommitTracker: @unchecked Sendable {
                     phase.lastCommit = max(phase.lastCommit, now)
                     let number = watchedCertificates.removeValue(forKey: receipt.txHash)
                     let expected = expectingError.remove(receipt.txHash) != nil
+                    if let expectation = expectations.removeValue(forKey: receipt.txHash), expectation.error != receipt.result.errorCode?.rawValue {
+                        phase.unexpected += 1
+                        if phase.unexpectedSamples.count < Self.unexpectedSamplesMax {
+                            phase.unexpectedSamples.append(
+                                "seq \(expectation.seq) \(expectation.kind.rawValue): expected \(expectation.error ?? "ok"), got \(receipt.result.errorCode?.rawValue ?? "ok")")
+                        }
+                    }
                     if let code = receipt.result.errorCode {
                         phase.errors += 1
                         if expected { phase.expectedErrors += 1 }

@@ -37,7 +37,7 @@ final class BenchTests: XCTestCase {
         for field in [
             "suite", "validators", "transactionsPerSecond", "physicalLimitTransactionsPerSecond", "overheadRatio", "latencyMsP50",
             "latencyMsP99", "bytesPerTransaction", "growth", "catchUpRatio", "queriesPerSecond", "queryLatencyMsP99", "commit", "date",
-            "loadAverageBefore", "loadAverageAfter", "targets",
+            "loadAverageBefore", "loadAverageAfter", "targets", "receiptsUnexpected", "receiptsUnexpectedSamples",
         ] {
             XCTAssertNotNil(json[field], "latest.json lacks \(field)")
         }
