@@ -216,11 +216,15 @@ struct BenchTransaction: Sendable {
     /// The workload's `seq` and expected error code (nil: ok), to tell receipts it did not expect.
     var seq = 0
     var expectedError: String?
-    /// Dependency group (shared declaration, application, certificate or claim): one client posts a group in workload order.
+    /// Dependency group (see `dependencyGroups`): one client posts a group in workload order.
     var group = 0
 }
 
-/// A group number per transaction: union-find over the declaration, application, certificate and claim ids they share.
+/// A group number per transaction: union-find over the declaration, application, certificate and claim ids they share,
+/// and over the enterprises registered or filed as trade operators in the same batch: whatever names such an enterprise
+/// (as signer, `taxId`, `consignorTaxId`, `principalTaxId` or `agentTaxId`) waits for its registration and filing. An
+/// enterprise registered in an earlier batch is committed before this one is posted, so it orders nothing (were every
+/// enterprise a key, a dozen agents would put nearly the whole workload in one group).
 func dependencyGroups(_ items: [WorkloadTransaction]) -> [Int] {
     var parent: [Int] = []
     var slotOfKey: [String: Int] = [:]
@@ -233,12 +237,20 @@ func dependencyGroups(_ items: [WorkloadTransaction]) -> [Int] {
         }
         return x
     }
+    var changedEnterprises = Set<String>()
+    for item in items where item.kind == .registerEnterprise || item.kind == .fileTradeOperator {
+        if case .object(let body) = item.body, case .string(let taxId)? = body["taxId"] { changedEnterprises.insert(taxId) }
+    }
+    let idFields: Set<String> = ["declarationNo", "applicationId", "certificateNumber", "claimId"]
+    let enterpriseFields: Set<String> = ["taxId", "consignorTaxId", "principalTaxId", "agentTaxId"]
     func keys(_ value: JSONValue, into result: inout [String]) {
         switch value {
         case .object(let object):
             for (name, inner) in object {
-                if case .string(let text) = inner, ["declarationNo", "applicationId", "certificateNumber", "claimId"].contains(name) {
+                if case .string(let text) = inner, idFields.contains(name) {
                     result.append(name + "/" + text)
+                } else if case .string(let text) = inner, enterpriseFields.contains(name) {
+                    if changedEnterprises.contains(text) { result.append("enterprise/" + text) }
                 } else {
                     keys(inner, into: &result)
                 }
@@ -251,6 +263,9 @@ func dependencyGroups(_ items: [WorkloadTransaction]) -> [Int] {
     for item in items {
         var found: [String] = []
         keys(item.body, into: &found)
+        if item.signer.hasPrefix("ent:"), changedEnterprises.contains(String(item.signer.dropFirst(4))) {
+            found.append("enterprise/" + item.signer.dropFirst(4))
+        }
         let slot = parent.count
         parent.append(slot)
         slots.append(slot)

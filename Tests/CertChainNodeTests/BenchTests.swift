@@ -1,10 +1,34 @@
 import Foundation
 import XCTest
+import CertChainModel
 
 @testable import CertChainNode
 
 /// The benchmark runs end to end on a tiny workload and writes every field; it never checks how fast.
 final class BenchTests: XCTestCase {
+    func testDependencyGroupsOrderWhatNeedsAnEnterpriseRegisteredInTheSameBatch() throws {
+        let agent = "91440300595655961F", principal = "914403098TYYU13C0X", earlier = "91440305RQ6RJDYF5C"
+        let lines = [
+            #"{"seq":1,"kind":"registerEnterprise","signer":"org:sz-tax-2","effectiveDate":"2021-01-04","body":{"taxId":"\#(agent)","name":"A","kind":"integratedService","bureau":"sz-tax-2"},"expect":{"ok":true}}"#,
+            #"{"seq":2,"kind":"registerEnterprise","signer":"org:sz-tax-2","effectiveDate":"2021-01-04","body":{"taxId":"\#(principal)","name":"P","kind":"production","bureau":"sz-tax-2"},"expect":{"ok":true}}"#,
+            #"{"seq":3,"kind":"fileTradeOperator","signer":"org:sz-commerce","effectiveDate":"2021-01-04","body":{"taxId":"\#(agent)","filedOn":"2021-01-04"},"expect":{"ok":true}}"#,
+            #"{"seq":4,"kind":"registerEnterprise","signer":"org:sz-tax-2","effectiveDate":"2021-01-04","body":{"taxId":"\#(principal)","name":"P","kind":"production","bureau":"sz-tax-2"},"expect":{"error":"duplicate-enterprise"}}"#,
+            #"{"seq":5,"kind":"recordDeclaration","signer":"org:sz-customs","effectiveDate":"2021-07-19","body":{"declarationNo":"530120210369943787","consignorTaxId":"\#(agent)","items":[]},"expect":{"ok":true}}"#,
+            #"{"seq":6,"kind":"recordDeclaration","signer":"org:sz-customs","effectiveDate":"2021-07-19","body":{"declarationNo":"530120210369943788","consignorTaxId":"\#(earlier)","items":[]},"expect":{"ok":true}}"#,
+            #"{"seq":7,"kind":"claimRefund","signer":"ent:\#(principal)","effectiveDate":"2021-08-19","body":{"claimId":"CLM-1","lines":[{"certificateNumber":"440300202100000009","lineNo":1}]},"expect":{"ok":true}}"#,
+            #"{"seq":8,"kind":"claimRefund","signer":"ent:\#(earlier)","effectiveDate":"2021-08-19","body":{"claimId":"CLM-2","lines":[{"certificateNumber":"440300202100000010","lineNo":1}]},"expect":{"ok":true}}"#,
+        ]
+        let items = try lines.map { try JSONDecoder().decode(WorkloadTransaction.self, from: Data($0.utf8)) }
+        let groups = dependencyGroups(items)
+        XCTAssertEqual(groups[2], groups[0], "filing waits for the registration")
+        XCTAssertEqual(groups[4], groups[0], "a declaration waits for its consignor's filing")
+        XCTAssertEqual(groups[3], groups[1], "the duplicate registration comes after the first")
+        XCTAssertEqual(groups[6], groups[1], "a claim signed by an enterprise registered in the batch waits for it")
+        XCTAssertNotEqual(groups[0], groups[1])
+        // Enterprises registered before the batch order nothing: those items stay free.
+        XCTAssertEqual(Set([groups[0], groups[1], groups[5], groups[7]]).count, 4)
+    }
+
     func testBenchRunsEndToEndAndWritesEveryField() throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("certchain-bench-\(UUID().uuidString)").path
         addTeardownBlock { try? FileManager.default.removeItem(atPath: directory) }
@@ -27,6 +51,7 @@ final class BenchTests: XCTestCase {
         XCTAssertGreaterThan(results.receiptsOk, 0)
         XCTAssertGreaterThan(results.chainTransactions, 0)
         XCTAssertEqual(results.neverCommitted, 0)
+        XCTAssertEqual(results.receiptsUnexpected, 0, results.receiptsUnexpectedSamples.joined(separator: "\n"))
         XCTAssertGreaterThan(results.catchUpBlocks, 0)
         XCTAssertGreaterThan(results.bytesPerTransaction, 0)
         XCTAssertFalse(BenchReport.text(results).isEmpty)
