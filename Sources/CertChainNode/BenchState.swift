@@ -127,13 +127,7 @@ public struct StateGrowthBench {
             let lines = reader.next(options.blockTransactions)
             if lines.isEmpty { break }
             let items = try lines.map { try decoder.decode(WorkloadTransaction.self, from: Data($0)) }
-            let transactions = try items.map { item in
-                SignedTransaction(
-                    transaction: Transaction(
-                        chainId: genesis.chainId, signer: item.signer, nonce: UInt64(item.seq), effectiveDate: item.effectiveDate,
-                        body: try item.typedBody(publicKey: item.registeredTaxId.map { StateGrowthBench.fakeKey("ent:" + $0) })),
-                    signature: [])
-            }
+            let transactions = try items.map { try StateGrowthBench.unsigned($0, chainId: genesis.chainId) }
             // The validator's path from here to the commit is what the slice figures time (the workload's JSON is the harness's).
             let pathStarted = Date(), pathCPUStarted = threadCPUSeconds()
             let ids = transactions.map { $0.id(hash) }
@@ -198,6 +192,15 @@ public struct StateGrowthBench {
         [path, path + "-wal"].reduce(0) { total, file in
             total + (((try? FileManager.default.attributesOfItem(atPath: file))?[.size] as? NSNumber)?.int64Value ?? 0)
         }
+    }
+
+    /// A workload line as an unsigned transaction, registrations carrying placeholder keys (nothing is verified).
+    static func unsigned(_ item: WorkloadTransaction, chainId: String) throws -> SignedTransaction {
+        SignedTransaction(
+            transaction: Transaction(
+                chainId: chainId, signer: item.signer, nonce: UInt64(item.seq), effectiveDate: item.effectiveDate,
+                body: try item.typedBody(publicKey: item.registeredTaxId.map { fakeKey("ent:" + $0) })),
+            signature: [])
     }
 
     /// A placeholder public key (nothing is verified in this run).

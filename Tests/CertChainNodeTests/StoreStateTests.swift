@@ -30,13 +30,7 @@ final class StoreStateTests: XCTestCase {
             let items = Array(workload.transactions[start..<min(start + 25, workload.transactions.count)])
             start += items.count
             height += 1
-            let transactions = try items.map { item in
-                SignedTransaction(
-                    transaction: Transaction(
-                        chainId: genesis.chainId, signer: item.signer, nonce: UInt64(item.seq), effectiveDate: item.effectiveDate,
-                        body: try item.typedBody(publicKey: item.registeredTaxId.map { StateGrowthBench.fakeKey("ent:" + $0) })),
-                    signature: [])
-            }
+            let transactions = try items.map { try StateGrowthBench.unsigned($0, chainId: genesis.chainId) }
             let ids = transactions.map { $0.id(hash) }
             let date = items.map(\.effectiveDate).max()!
             let expected = inMemory.execute(transactions, txHashes: ids, blockDate: date, height: height)

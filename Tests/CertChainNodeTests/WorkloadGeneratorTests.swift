@@ -25,20 +25,9 @@ final class WorkloadGeneratorTests: XCTestCase {
 
     // MARK: in-process replay (as Tests/CertChainLedgerTests/ReplaySupport.swift: fake keys, no signatures)
 
-    static func fakeKey(_ seed: String) -> String {
-        var bytes = [UInt8](repeating: 0, count: 64)
-        for (i, b) in seed.utf8.enumerated() { bytes[i % 64] ^= b }
-        return "04" + Hex.encode(bytes)
-    }
+    static func fakeKey(_ seed: String) -> String { StateGrowthBench.fakeKey(seed) }
 
-    static func genesis(_ reference: ReferenceData) throws -> Genesis {
-        let template = GenesisTemplate(reference: reference, chainId: "certchain-workgen-test", suite: .sm2sm3, historicalImport: true)
-        var orgKeys: [String: String] = [:], valKeys: [String: String] = [:], audKeys: [String: String] = [:]
-        for o in template.organizations { orgKeys[o.id] = fakeKey("org:" + o.id) }
-        for v in template.validators { valKeys[v.id] = fakeKey("val:" + v.id) }
-        for a in template.auditors { audKeys[a.id] = fakeKey("aud:" + a.id) }
-        return try template.genesis(organizationKeys: orgKeys, validatorKeys: valKeys, auditorKeys: audKeys)
-    }
+    static func genesis(_ reference: ReferenceData) throws -> Genesis { try StateGrowthBench.genesis(reference) }
 
     /// Executes the workload in blocks of 20; returns the ledger and every difference from `expect`.
     func replay(_ workload: Workload) throws -> (Ledger, [String], accepted: Int, rejected: Int) {
@@ -51,11 +40,7 @@ final class WorkloadGeneratorTests: XCTestCase {
         while i < workload.transactions.count {
             let chunk = Array(workload.transactions[i..<min(i + 20, workload.transactions.count)])
             i += 20
-            let txs = try chunk.map { w in
-                let body = try w.typedBody(publicKey: w.registeredTaxId.map { WorkloadGeneratorTests.fakeKey("ent:" + $0) })
-                return SignedTransaction(transaction: Transaction(chainId: genesis.chainId, signer: w.signer, nonce: UInt64(w.seq),
-                                                                  effectiveDate: w.effectiveDate, body: body), signature: [])
-            }
+            let txs = try chunk.map { try StateGrowthBench.unsigned($0, chainId: genesis.chainId) }
             height += 1
             let exec = ledger.execute(txs, txHashes: txs.map { $0.id(genesis.hashAlgorithm) }, blockDate: chunk.map(\.effectiveDate).max()!,
                                       height: height)
