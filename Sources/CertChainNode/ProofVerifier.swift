@@ -68,7 +68,35 @@ public enum ProofVerifier {
         return try canonicalJSON(JSONSerialization.jsonObject(with: encoder.encode(value), options: [.fragmentsAllowed]))
     }
 
+    /// The first number written with a fraction or exponent outside strings (every number in a proof document is a
+    /// whole number; Foundation would read 10.0 as 10, the Python verifier rejects it, and so does this one).
+    static func firstNonIntegerNumber(_ bytes: [UInt8]) -> String? {
+        var inString = false, escaped = false
+        var index = 0
+        while index < bytes.count {
+            let byte = bytes[index]
+            if inString {
+                if escaped { escaped = false } else if byte == UInt8(ascii: "\\") { escaped = true } else if byte == UInt8(ascii: "\"") { inString = false }
+                index += 1
+            } else if byte == UInt8(ascii: "\"") {
+                inString = true
+                index += 1
+            } else if byte == UInt8(ascii: "-") || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) {
+                let start = index
+                while index < bytes.count, "0123456789+-.eE".utf8.contains(bytes[index]) { index += 1 }
+                let token = bytes[start..<index]
+                if token.contains(where: { $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "e") || $0 == UInt8(ascii: "E") }) {
+                    return String(decoding: token, as: UTF8.self)
+                }
+            } else {
+                index += 1
+            }
+        }
+        return nil
+    }
+
     static func check(_ bytes: [UInt8], _ genesis: Genesis) throws -> String {
+        if let number = firstNonIntegerNumber(bytes) { throw Failure(reason: "the number \(number) is not a whole number (every number in a proof is)") }
         let data = Data(bytes)
         guard let object = try JSONSerialization.jsonObject(with: data) as? [String: Any] else { throw Failure(reason: "not a JSON object") }
         guard let answer = object["answer"] else { throw Failure(reason: "no answer in the document") }
