@@ -108,8 +108,9 @@ public struct StateGrowthBench {
         let store = try ChainStore(path: storePath)
         defer { store.close() }
         var ledger = Ledger(genesis: genesis, state: try StoreCommittedState(storage: store))
-        let reader = try WorkloadLineReader(path: workload + "/transactions.jsonl")
-        let decoder = JSONDecoder()
+        let feed = try WorkloadBlockFeed(
+            path: workload + "/transactions.jsonl", blockTransactions: options.blockTransactions, chainId: genesis.chainId)
+        defer { feed.stop() }
         let pid = getpid()
         let runStarted = Date()
         var slices: [Slice] = []
@@ -124,10 +125,7 @@ public struct StateGrowthBench {
                 stoppedBy = "time"
                 break
             }
-            let lines = reader.next(options.blockTransactions)
-            if lines.isEmpty { break }
-            let items = try lines.map { try decoder.decode(WorkloadTransaction.self, from: Data($0)) }
-            let transactions = try items.map { try StateGrowthBench.unsigned($0, chainId: genesis.chainId) }
+            guard let (items, transactions) = try feed.next() else { break }
             // The validator's path from here to the commit is what the slice figures time (the workload's JSON is the harness's).
             let pathStarted = Date(), pathCPUStarted = threadCPUSeconds()
             let ids = transactions.map { $0.id(hash) }
@@ -218,5 +216,74 @@ public struct StateGrowthBench {
         for v in template.validators { validatorKeys[v.id] = fakeKey("val:" + v.id) }
         for a in template.auditors { auditorKeys[a.id] = fakeKey("aud:" + a.id) }
         return try template.genesis(organizationKeys: organizationKeys, validatorKeys: validatorKeys, auditorKeys: auditorKeys)
+    }
+}
+
+/// The workload's blocks read and decoded a few blocks ahead on a thread of its own, so the timed path never
+/// waits for the workload's JSON (and the run takes the time of the path, not of the harness).
+final class WorkloadBlockFeed: @unchecked Sendable {
+    typealias Block = (items: [WorkloadTransaction], transactions: [SignedTransaction])
+    private let condition = NSCondition()
+    private var queue: [Result<Block, Error>] = []
+    private var finished = false
+    private var stopped = false
+    private let reader: WorkloadLineReader
+    private let blockTransactions: Int
+    private let chainId: String
+    /// Blocks decoded ahead at most.
+    static let blocksAheadMax = 4
+
+    /// Starts reading `path` in blocks of `blockTransactions`.
+    init(path: String, blockTransactions: Int, chainId: String) throws {
+        reader = try WorkloadLineReader(path: path)
+        self.blockTransactions = blockTransactions
+        self.chainId = chainId
+        Thread { [self] in produce() }.start()
+    }
+
+    private func produce() {
+        let decoder = JSONDecoder()
+        // Bounded by the workload's length (or a stop).
+        while true {
+            condition.lock()
+            while queue.count >= Self.blocksAheadMax && !stopped { condition.wait() }
+            let stop = stopped
+            condition.unlock()
+            if stop { break }
+            let lines = reader.next(blockTransactions)
+            if lines.isEmpty { break }
+            let block = Result<Block, Error> {
+                let items = try lines.map { try decoder.decode(WorkloadTransaction.self, from: Data($0)) }
+                return (items, try items.map { try StateGrowthBench.unsigned($0, chainId: chainId) })
+            }
+            condition.lock()
+            queue.append(block)
+            condition.broadcast()
+            condition.unlock()
+            if case .failure = block { break }
+        }
+        condition.lock()
+        finished = true
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// The next block's workload lines and transactions; nil after the last; throws if a line does not decode.
+    func next() throws -> Block? {
+        condition.lock()
+        defer { condition.unlock() }
+        while queue.isEmpty && !finished { condition.wait() }
+        if queue.isEmpty { return nil }
+        let block = queue.removeFirst()
+        condition.broadcast()
+        return try block.get()
+    }
+
+    /// Stops reading ahead.
+    func stop() {
+        condition.lock()
+        stopped = true
+        condition.broadcast()
+        condition.unlock()
     }
 }
