@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import CertChainCrypto
 import CertChainModel
 @testable import CertChainLedger
 
@@ -418,5 +419,53 @@ final class SuiteTests: XCTestCase {
         XCTAssertEqual(register(Fixtures.fakeKey("x")).result.errorCode, .invalidPublicKey)  // 65-byte SM2 key
         XCTAssertEqual(register(String(repeating: "AB", count: 32)).result.errorCode, .invalidPublicKey)  // uppercase
         XCTAssertTrue(register(String(repeating: "ab", count: 32)).result.isOK)
+    }
+}
+
+/// The tree's incremental update (writes merged into a bucket's sorted entries) gives the root a full rebuild gives,
+/// in crowded buckets: updates, inserts before, between and after existing keys, deletes, and deleting the absent.
+final class StateTreeUpdateTests: XCTestCase {
+    func testIncrementalUpdateMatchesRebuildInCrowdedBuckets() throws {
+        let hash = HashAlgorithm.sm3
+        var byBucket: [Int: [String]] = [:]
+        for i in 0..<150_000 { byBucket[StateTree.bucket(of: "k/\(i)", hash), default: []].append("k/\(i)") }
+        let crowded = byBucket.values.filter { $0.count >= 5 }.prefix(40)
+        XCTAssertEqual(crowded.count, 40)
+        var before: [(key: String, value: [UInt8])] = []
+        var changes: [BucketChange] = []
+        var after: [String: [UInt8]] = [:]
+        for (n, keys) in crowded.enumerated() {
+            for (i, key) in keys.enumerated() {
+                let old: [UInt8] = [UInt8(n), UInt8(i)]
+                // Every other key exists before; of those, some are rewritten and some deleted; the rest are inserted.
+                if i % 2 == 0 {
+                    before.append((key: key, value: old))
+                    after[key] = old
+                    if i % 4 == 0 {
+                        changes.append((bucket: StateTree.bucket(of: key, hash), key: key, valueHash: hash.hash(old + [1])))
+                        after[key] = old + [1]
+                    } else {
+                        changes.append((bucket: StateTree.bucket(of: key, hash), key: key, valueHash: nil))
+                        after[key] = nil
+                    }
+                } else if i % 3 == 0 {
+                    changes.append((bucket: StateTree.bucket(of: key, hash), key: key, valueHash: nil))
+                } else {
+                    changes.append((bucket: StateTree.bucket(of: key, hash), key: key, valueHash: hash.hash(old)))
+                    after[key] = old
+                }
+            }
+        }
+        let state = try MemoryCommittedState(hash: hash, entries: before)
+        var tree = StateTree(hash: hash, state: state)
+        let update = tree.update(changes.shuffled(), state: state)
+        let rebuilt = StateTree(hash: hash, state: try MemoryCommittedState(hash: hash, entries: after.map { (key: $0.key, value: $0.value) }))
+        XCTAssertEqual(update.root, rebuilt.root)
+        tree.apply(update)
+        XCTAssertEqual(tree.root, rebuilt.root)
+        XCTAssertNotEqual(StateTree(hash: hash, state: state).root, rebuilt.root)
+
+        let sorted: [BucketEntry] = ["a", "b", "d"].map { (key: $0, valueHash: []) }
+        XCTAssertEqual(["", "a", "c", "d", "e"].map { StateTree.position(of: $0, in: sorted) }, [0, 0, 2, 2, 3])
     }
 }
