@@ -163,13 +163,6 @@ public final class NodeCore: @unchecked Sendable {
     var unconfirmedSent: [(sequence: UInt64, to: Int?, payload: [UInt8])] = []
     var lastProgressMs: Int64 = 0
     var lastRetransmitMs: Int64 = 0
-    var lastRegossipCheckMs: Int64 = 0
-    /// The oldest waiting transaction at the last re-gossip check.
-    var oldestWaitingId: [UInt8]?
-    /// How often a node checks whether its oldest waiting transaction is stuck.
-    static let regossipIntervalMs: Int64 = 1_000
-    /// Most transactions sent again per check.
-    static let regossipTransactionsMax = 256
     /// How long without a commit before this node repeats its uncommitted consensus messages.
     static let retransmitAfterMs: Int64 = 250
     /// A proposal's timestamp may lag the validator's clock by at most this many times the allowed skew.
@@ -288,7 +281,6 @@ public final class NodeCore: @unchecked Sendable {
         proposeIfReady(now: now)
         pump()
         retransmitIfStalled(now: now)
-        regossipIfStuck(now: now)
         if now - lastStatusBroadcastMs >= 250 {
             lastStatusBroadcastMs = now
             network?.broadcast(PeerMessage.status(height: height, view: replica.view).encode())
@@ -373,20 +365,6 @@ public final class NodeCore: @unchecked Sendable {
     }
 
     /// Repeats this node's consensus messages for uncommitted sequences when nothing has committed for a while.
-    /// Every `regossipIntervalMs`: if the oldest waiting transaction is the one seen at the last check, its gossip
-    /// may have been lost (a peer's send queue overflowed, or the peer refused it before it knew the signer) and the
-    /// primary may never see it; the oldest waiting transactions go to every peer again. Without this a transaction
-    /// only this node holds waits forever, and this node's view change, which no one else has reason to join, stalls it.
-    func regossipIfStuck(now: Int64) {
-        guard now - lastRegossipCheckMs >= Self.regossipIntervalMs else { return }
-        lastRegossipCheckMs = now
-        let oldest = mempool.oldest(countMax: Self.regossipTransactionsMax)
-        let head = oldest.first.map { $0.id(hashAlgorithm) }
-        defer { oldestWaitingId = head }
-        guard let head, head == oldestWaitingId else { return }
-        for transaction in oldest { network?.broadcast(PeerMessage.transaction(transaction.encode()).encode()) }
-    }
-
     func retransmitIfStalled(now: Int64) {
         unconfirmedSent.removeAll { $0.sequence <= height }
         guard !unconfirmedSent.isEmpty, now - lastProgressMs >= Self.retransmitAfterMs,
