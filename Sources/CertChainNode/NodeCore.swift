@@ -163,6 +163,10 @@ public final class NodeCore: @unchecked Sendable {
     var unconfirmedSent: [(sequence: UInt64, to: Int?, payload: [UInt8])] = []
     var lastProgressMs: Int64 = 0
     var lastRetransmitMs: Int64 = 0
+    /// When this primary last sent its NEW-VIEW to a validator that reported an older view.
+    var newViewResentMs: [Int: Int64] = [:]
+    /// At most one NEW-VIEW per lagging validator per this many milliseconds.
+    static let newViewResendMs: Int64 = 2_000
     /// How long without a commit before this node repeats its uncommitted consensus messages.
     static let retransmitAfterMs: Int64 = 250
     /// A proposal's timestamp may lag the validator's clock by at most this many times the allowed skew.
@@ -459,9 +463,16 @@ public final class NodeCore: @unchecked Sendable {
             if inFlight.isEmpty && replica.isPrimary { proposeIfReady(now: clock()) }
         case .transaction(let bytes):
             admitForwarded(bytes)
-        case .status(let peerHeight, _):
+        case .status(let peerHeight, let peerView):
             peerHeights[peer] = peerHeight
-            requestBlocksIfBehind(now: clock())
+            // A validator behind our view (e.g. restarted after the view change) gets the NEW-VIEW from the primary.
+            let now = clock()
+            if peerView < replica.view, replica.isPrimary, replica.isViewActive, now - (newViewResentMs[peer] ?? 0) >= Self.newViewResendMs {
+                newViewResentMs[peer] = now
+                replica.resendNewView(to: peer)
+                pump()
+            }
+            requestBlocksIfBehind(now: now)
         case .blockRequest(let fromHeight, let countMax):
             serveBlocks(to: peer, fromHeight: fromHeight, countMax: Int(countMax))
         case .blockResponse(let blocks):

@@ -446,6 +446,13 @@ public struct Replica: Sendable {
     }
 
     /// The host caught up to `committedSequence` by state transfer; drops log entries at or below it.
+    /// Sends this primary's NEW-VIEW to `replica`, which reported an older view: a replica that restarted (or was cut
+    /// off) during the view change missed it and would otherwise never vote again; it checks the NEW-VIEW like any.
+    public mutating func resendNewView(to replica: ReplicaIndex) {
+        guard isPrimary, isViewActive, let nv = currentNewView, replica != config.selfIndex, replica >= 0, replica < n else { return }
+        pendingMessages.append(Outbound(to: replica, message: .newView(nv)))
+    }
+
     public mutating func skipTo(committedSequence: UInt64) {
         guard committedSequence > lastCommittedSequence else { return }
         lastCommittedSequence = committedSequence

@@ -87,6 +87,29 @@ final class ViewChangeTests: XCTestCase {
         XCTAssertEqual(c.badSignatures, 0)
     }
 
+    func testRestartedOldPrimaryRejoinsWhenTheNewPrimaryResendsItsNewView() {
+        var c = Cluster(n: 4, timeoutTicks: 5)
+        c.proposeAndRun(count: 2)
+        c.crash(0)
+        XCTAssertTrue(c.tickUntil { $0.allActive([1, 2, 3], in: 1) })
+        c.restart(0)
+        c.tickAndRun(3)
+        XCTAssertEqual(c.replicas[0].view, 0, "with nothing pending, a restarted replica never learns of view 1 by itself")
+        c.replicas[2].resendNewView(to: 0)
+        c.run()
+        XCTAssertEqual(c.replicas[0].view, 0, "only the primary of the view sends its NEW-VIEW")
+        c.replicas[1].resendNewView(to: 0)
+        c.run()
+        XCTAssertEqual(c.replicas[0].view, 1)
+        XCTAssertTrue(c.replicas[0].isViewActive)
+        // It votes again: with replica 3 down, 0, 1 and 2 are the quorum that commits sequence 3.
+        c.crash(3)
+        XCTAssertTrue(c.replicas[1].propose(digest: digest(3), payload: payload(3)))
+        c.settleLocal()
+        c.run()
+        for i in 0..<3 { XCTAssertEqual(c.committedSequences(i), [1, 2, 3], "replica \(i)") }
+    }
+
     func testSeveralPreparedSequencesAndANullGapSurviveViewChange() {
         var c = Cluster(n: 4, windowSize: 3, timeoutTicks: 5)
         // Sequences 1..3 in flight; 2 loses its prepares, so only 1 and 3 get prepared; no commit arrives.
