@@ -59,8 +59,10 @@ func benchCommand(_ arguments: Arguments) throws -> Int32 {
 func stateGrowthCommand(_ arguments: Arguments) throws -> Int32 {
     var options = StateGrowthBench.Options(directory: arguments.options["dir"] ?? "bench-results/state")
     options.certificates = try arguments.int("certificates", default: options.certificates)
-    options.sliceTransactions = try arguments.int("slice", default: options.sliceTransactions)
-    options.blockTransactions = try arguments.int("block", default: options.blockTransactions)
+    // About 5.7 transactions per certificate: 100,000-transaction slices from 20,000 certificates up, about ten slices below.
+    let sliceDefault = options.certificates >= 20_000 ? options.sliceTransactions : max(100, options.certificates / 2)
+    options.sliceTransactions = try arguments.int("slice", default: sliceDefault)
+    options.blockTransactions = try arguments.int("block", default: min(options.blockTransactions, options.sliceTransactions))
     options.timeBudgetSeconds = Double(try arguments.int("growth-seconds", default: Int(options.timeBudgetSeconds)))
     options.workloadDirectory = arguments.options["workload"]
     options.commit = arguments.options["commit"] ?? options.commit

@@ -14,7 +14,7 @@ let usage = """
 
     usage:
       certchain keys generate [--suite sm2-sm3|ed25519-sha256] [--out FILE.pem [--force]]   --force replaces an existing FILE
-      certchain genesis create --dir DIR [--template genesis/template.json] [--reference reference.json]
+      certchain genesis create --dir DIR [--template genesis/template.json] [--reference reference.json] [--force]
                                [--validators 4] [--suite sm2-sm3|ed25519-sha256] [--base-port P]
       certchain node --genesis genesis.json --id node0 --key node0.pem --data DIR [--log-level info]
       certchain testnet up --dir DIR [--validators 4] [--suite S] [--template FILE] [--reference FILE] [--base-port P]
@@ -70,7 +70,7 @@ struct CommandSpec {
     /// What each command accepts, keyed `command` or `command subcommand` (the subcommand's key wins when both exist).
     static let all: [String: CommandSpec] = [
         "keys generate": CommandSpec(options: ["suite", "out"], flags: ["force"]),
-        "genesis create": CommandSpec(options: createNetwork),
+        "genesis create": CommandSpec(options: createNetwork, flags: ["force"]),
         "node": CommandSpec(options: ["genesis", "id", "key", "data", "log-level"]),
         "testnet up": CommandSpec(options: createNetwork, flags: ["quiet-urls"]),
         "testnet down": CommandSpec(options: ["dir"]),
@@ -317,6 +317,12 @@ func warnIfNoFaultTolerance(_ validators: Int) {
 func genesisCommand(_ arguments: Arguments) throws {
     guard arguments.positional.first == "create" else { throw CLIError(description: "genesis: use `genesis create`", usage: true) }
     let testnet = Testnet(directory: try arguments.required("dir"))
+    if !arguments.flags.contains("force"), FileManager.default.fileExists(atPath: testnet.genesisPath) {
+        throw CLIError(description: """
+            \(testnet.genesisPath) already exists; not replacing a network's genesis and private keys \
+            (pass --force to replace them, or choose another --dir)
+            """)
+    }
     let genesis = try testnet.create(try createOptions(arguments))
     warnIfNoFaultTolerance(genesis.validators.count)
     print("wrote \(testnet.genesisPath) (chain \(genesis.chainId), \(genesis.validators.count) validators) and keys in \(testnet.keysDirectory)/")

@@ -71,6 +71,24 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(permissions, 0o600)
     }
 
+    /// `genesis create --dir DIR` never replaces an existing network's genesis and keys unless `--force` is given.
+    func testGenesisCreateRefusesToReplaceANetwork() throws {
+        let directory = try temporaryDirectory() + "/net"
+        let reference = NetworkTests.repositoryRoot.appendingPathComponent("samples/small/reference.json").path
+        let template = NetworkTests.repositoryRoot.appendingPathComponent("genesis/template.json").path
+        let arguments = ["genesis", "create", "--dir", directory, "--reference", reference, "--template", template]
+        let first = try certchain(arguments)
+        XCTAssertEqual(first.status, 0, first.err)
+        let genesis = try String(contentsOfFile: directory + "/genesis.json", encoding: .utf8)
+        let again = try certchain(arguments)
+        XCTAssertEqual(again.status, 1)
+        XCTAssertTrue(again.err.contains("already exists") && again.err.contains("--force"), again.err)
+        XCTAssertEqual(try String(contentsOfFile: directory + "/genesis.json", encoding: .utf8), genesis, "the genesis was replaced")
+        let forced = try certchain(arguments + ["--force"])
+        XCTAssertEqual(forced.status, 0, forced.err)
+        XCTAssertNotEqual(try String(contentsOfFile: directory + "/genesis.json", encoding: .utf8), genesis)
+    }
+
     /// Unknown options, missing or out-of-range values and unusable URLs are usage errors or plain sentences.
     func testBadArgumentsAreExplained() throws {
         let cases: [(arguments: [String], status: Int32, message: String)] = [
