@@ -96,9 +96,16 @@ public enum ProofVerifier {
     }
 
     static func check(_ bytes: [UInt8], _ genesis: Genesis) throws -> String {
+        if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { throw Failure(reason: "the document starts with a byte-order mark (a proof is plain UTF-8 JSON)") }
         if let number = firstNonIntegerNumber(bytes) { throw Failure(reason: "the number \(number) is not a whole number (every number in a proof is)") }
         let data = Data(bytes)
-        guard let object = try JSONSerialization.jsonObject(with: data) as? [String: Any] else { throw Failure(reason: "not a JSON object") }
+        let parsed: Any
+        do {
+            parsed = try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])
+        } catch {
+            throw Failure(reason: bytes.isEmpty ? "the document is empty" : "the document is not valid JSON")
+        }
+        guard let object = parsed as? [String: Any] else { throw Failure(reason: "not a JSON object") }
         guard let answer = object["answer"] else { throw Failure(reason: "no answer in the document") }
         let allowed: Set<String> = ["format", "type", "chainId", "suite", "answer", "state", "transactions"]
         try require(Set(object.keys).isSubset(of: allowed), "unexpected fields \(Set(object.keys).subtracting(allowed).sorted())")

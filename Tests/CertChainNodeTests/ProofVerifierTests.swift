@@ -20,6 +20,16 @@ final class ProofVerifierTests: XCTestCase {
         XCTAssertFalse(refused.valid)
         XCTAssertTrue(refused.statement.contains("not a whole number"), refused.statement)
 
+        for (document, reason) in [
+            ("", "the document is empty"), ("null", "not a JSON object"), ("{\"a\": 1} trailing", "not valid JSON"),
+            ("\u{FEFF}" + text, "byte-order mark"),
+        ] {
+            let verdict = ProofVerifier.verify(document: Array(document.utf8), genesis: genesis)
+            XCTAssertFalse(verdict.valid)
+            XCTAssertTrue(verdict.statement.contains(reason), verdict.statement)
+            XCTAssertFalse(verdict.statement.contains("NSCocoaErrorDomain"), verdict.statement)
+        }
+
         XCTAssertNil(ProofVerifier.firstNonIntegerNumber(Array(#"{"a": "1.5e3", "b": [1, -2, 30], "c": "\"2.0"}"#.utf8)))
         XCTAssertEqual(ProofVerifier.firstNonIntegerNumber(Array(#"{"a": "x", "b": 1e3}"#.utf8)), "1e3")
         XCTAssertEqual(ProofVerifier.firstNonIntegerNumber(Array(#"[-0.5]"#.utf8)), "-0.5")
