@@ -493,7 +493,13 @@ public final class NodeCore: @unchecked Sendable {
     public func admit(_ transaction: SignedTransaction, gossip: Bool = true) -> AdmissionResult {
         let id = transaction.id(hashAlgorithm)
         if (try? store.transactionLocation(hash: id)) ?? nil != nil { return .accepted(id: id, status: "committed") }
-        if mempool.contains(id) { return .accepted(id: id, status: "pending") }
+        if mempool.contains(id) {
+            // A client offering again what waits here (after a crash it resubmits, in order, what is not committed):
+            // pass it on again, in the client's order. A dead primary may have passed it to some validators and not
+            // to the next primary; without this, what the client sends next could reach the primary first.
+            if gossip { network?.broadcast(PeerMessage.transaction(transaction.encode()).encode()) }
+            return .accepted(id: id, status: "pending")
+        }
         guard transaction.transaction.chainId == genesis.chainId else {
             return .refused(status: 400, code: "wrong-chain", message: "chainId \(transaction.transaction.chainId) is not this chain (\(genesis.chainId))")
         }
