@@ -230,7 +230,8 @@ public final class MemoryCommittedState: CommittedState, @unchecked Sendable {
         lock.withLock { values.keys.sorted(by: keyPrecedes).map { (key: $0, value: values[$0]!) } }
     }
 
-    private static func sorted(_ bucket: [String: [UInt8]]) -> [BucketEntry] {
+    /// A bucket's key → value-hash map as entries sorted by key bytes (the order the bucket hash covers).
+    public static func sorted(_ bucket: [String: [UInt8]]) -> [BucketEntry] {
         bucket.keys.sorted(by: keyPrecedes).map { (key: $0, valueHash: bucket[$0]!) }
     }
 }

@@ -48,7 +48,7 @@ public struct StateGrowthBench {
         public var cpuMicrosecondsPerTransaction: Double
         /// Resident memory at the slice's end.
         public var residentMB: Double
-        /// Database size (with WAL) at the slice's end.
+        /// Database size (with WAL and shared memory) at the slice's end.
         public var databaseMB: Double
     }
 
@@ -154,7 +154,7 @@ public struct StateGrowthBench {
             sliceExecuted += transactions.count
             if sliceExecuted >= options.sliceTransactions {
                 slices.append(closeSlice(index: slices.count + 1, transactions: sliceExecuted, seconds: sliceSeconds, cpu: sliceCPU, pid: pid,
-                                         stateKeys: try store.stateKeyCount(), storePath: storePath))
+                                         stateKeys: try store.stateKeyCount()))
                 sliceSeconds = 0
                 sliceCPU = 0
                 sliceExecuted = 0
@@ -169,27 +169,20 @@ public struct StateGrowthBench {
             blocks: Int(height), mismatches: mismatches, certificatesIssued: statistics.certificatesIssued, slices: slices,
             lastOverFirst: first.flatMap { f in last.map { $0.transactionsPerSecond / f.transactionsPerSecond } } ?? 0,
             residentLastOverFirst: first.flatMap { f in last.map { $0.residentMB / f.residentMB } } ?? 0,
-            databaseBytesPerTransaction: executed > 0 ? Double(StateGrowthBench.databaseBytes(storePath)) / Double(executed) : 0,
+            databaseBytesPerTransaction: executed > 0 ? Double(directoryBytes(options.directory + "/state")) / Double(executed) : 0,
             stoppedBy: stoppedBy, seconds: seconds)
     }
 
-    private func closeSlice(index: Int, transactions: Int, seconds: Double, cpu: Double, pid: Int32, stateKeys: Int, storePath: String) -> Slice {
+    private func closeSlice(index: Int, transactions: Int, seconds: Double, cpu: Double, pid: Int32, stateKeys: Int) -> Slice {
         let slice = Slice(
             index: index, transactions: transactions, stateKeysAtEnd: stateKeys, seconds: seconds,
             transactionsPerSecond: Double(transactions) / max(seconds, 1e-9),
             cpuMicrosecondsPerTransaction: cpu * 1e6 / Double(transactions),
-            residentMB: processResidentMegabytes(pid) ?? 0, databaseMB: Double(StateGrowthBench.databaseBytes(storePath)) / 1_048_576)
+            residentMB: processResidentMegabytes(pid) ?? 0, databaseMB: Double(directoryBytes(options.directory + "/state")) / 1_048_576)
         log(String(format: "slice %d: %d tx in %.1f s = %.0f tx/s, %.0f µs CPU/tx, %d state keys, RSS %.0f MB, database %.0f MB",
                    slice.index, slice.transactions, slice.seconds, slice.transactionsPerSecond, slice.cpuMicrosecondsPerTransaction,
                    slice.stateKeysAtEnd, slice.residentMB, slice.databaseMB))
         return slice
-    }
-
-    /// The database file with its WAL.
-    static func databaseBytes(_ path: String) -> Int64 {
-        [path, path + "-wal"].reduce(0) { total, file in
-            total + (((try? FileManager.default.attributesOfItem(atPath: file))?[.size] as? NSNumber)?.int64Value ?? 0)
-        }
     }
 
     /// A workload line as an unsigned transaction, registrations carrying placeholder keys (nothing is verified).

@@ -1,3 +1,4 @@
+import CertChainLedger
 import CertChainNode
 import CertChainStore
 import Foundation
@@ -47,18 +48,14 @@ public final class MemoryStorage: NodeStorage, @unchecked Sendable {
     public func stateValue(key: String) throws -> [UInt8]? { lock.withLock { state[key] } }
 
     public func stateBucketEntries(_ bucket: Int) throws -> [(key: String, valueHash: [UInt8])] {
-        lock.withLock { MemoryStorage.sorted(treeBuckets[bucket] ?? [:]) }
+        lock.withLock { MemoryCommittedState.sorted(treeBuckets[bucket] ?? [:]) }
     }
 
     public func forEachStateBucketEntry(_ body: (_ bucket: Int, _ key: String, _ valueHash: [UInt8]) -> Void) throws {
         let all = lock.withLock { treeBuckets }
         for bucket in all.keys.sorted() {
-            for entry in MemoryStorage.sorted(all[bucket]!) { body(bucket, entry.key, entry.valueHash) }
+            for entry in MemoryCommittedState.sorted(all[bucket]!) { body(bucket, entry.key, entry.valueHash) }
         }
-    }
-
-    private static func sorted(_ bucket: [String: [UInt8]]) -> [(key: String, valueHash: [UInt8])] {
-        bucket.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }.map { (key: $0, valueHash: bucket[$0]!) }
     }
 
     public func commitBlock(
