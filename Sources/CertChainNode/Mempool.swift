@@ -28,10 +28,11 @@ final class Mempool: @unchecked Sendable {
 
     func contains(_ id: [UInt8]) -> Bool { lock.withLock { entries[id] != nil } }
 
-    func insert(_ transaction: SignedTransaction, id: [UInt8]) -> Admission {
+    /// Adds a transaction unless it is here already or `countMax` (default: `capacity`) transactions wait.
+    func insert(_ transaction: SignedTransaction, id: [UInt8], countMax: Int? = nil) -> Admission {
         lock.withLock {
             if entries[id] != nil { return .duplicate }
-            if entries.count >= capacity { return .full }
+            if entries.count >= countMax ?? capacity { return .full }
             entries[id] = Entry(transaction: transaction, proposed: false)
             order.append(id)
             unproposed += 1
@@ -70,9 +71,6 @@ final class Mempool: @unchecked Sendable {
             return result
         }
     }
-
-    /// Whether no transaction can be added now.
-    var isFull: Bool { lock.withLock { entries.count >= capacity } }
 
     /// Whether some transaction is waiting to be proposed.
     var hasUnproposed: Bool { unproposedCount > 0 }

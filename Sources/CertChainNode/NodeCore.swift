@@ -163,6 +163,11 @@ public final class NodeCore: @unchecked Sendable {
     var unconfirmedSent: [(sequence: UInt64, to: Int?, payload: [UInt8])] = []
     var lastProgressMs: Int64 = 0
     var lastRetransmitMs: Int64 = 0
+    var lastRegossipCheckMs: Int64 = 0
+    /// The oldest waiting transaction at the last re-gossip check.
+    var oldestWaitingId: [UInt8]?
+    /// Most transactions passed on again per re-gossip check.
+    static let regossipTransactionsMax = 256
     /// When this primary last sent its NEW-VIEW to a validator that reported an older view.
     var newViewResentMs: [Int: Int64] = [:]
     /// At most one NEW-VIEW per lagging validator per this many milliseconds.
@@ -285,6 +290,7 @@ public final class NodeCore: @unchecked Sendable {
         proposeIfReady(now: now)
         pump()
         retransmitIfStalled(now: now)
+        regossipIfStuck(now: now)
         if now - lastStatusBroadcastMs >= 250 {
             lastStatusBroadcastMs = now
             network?.broadcast(PeerMessage.status(height: height, view: replica.view).encode())
@@ -348,8 +354,7 @@ public final class NodeCore: @unchecked Sendable {
             commit.certificateSignature = commitSignature(height: commit.sequence, blockHash: blockHash)
             message = .commit(commit)
         }
-        let body = ConsensusCodec.encode(message)
-        guard let signature = try? options.nodeKey.sign(envelopeSigningBytes(body)) else {
+        guard let signature = try? Self.envelopeSignature(message, using: options.nodeKey, chainId: genesis.chainId) else {
             log.error("cannot sign a consensus message")
             return
         }
@@ -366,6 +371,22 @@ public final class NodeCore: @unchecked Sendable {
         } else {
             network?.broadcast(payload)
         }
+    }
+
+    /// Every request timeout, on a backup: if the oldest waiting transaction is the one seen at the last check, its
+    /// gossip may have been lost (a peer's send queue overflowed, or a peer refused it before it knew the signer) and
+    /// the primary may never see it; the oldest waiting transactions go to every peer again, oldest first (duplicates
+    /// cost a peer one lookup). Without this a transaction only this node holds waits forever. A primary proposes
+    /// what it holds and needs no one else to have it.
+    func regossipIfStuck(now: Int64) {
+        guard now - lastRegossipCheckMs >= Int64(genesis.consensus.requestTimeoutMs) else { return }
+        lastRegossipCheckMs = now
+        let oldest = replica.isPrimary ? [] : mempool.oldest(countMax: Self.regossipTransactionsMax)
+        let head = oldest.first.map { $0.id(hashAlgorithm) }
+        defer { oldestWaitingId = head }
+        guard let head, head == oldestWaitingId else { return }
+        log.info("the oldest of \(mempool.count) waiting transactions has waited a whole request timeout: passing \(oldest.count) on again")
+        for transaction in oldest { network?.broadcast(PeerMessage.transaction(transaction.encode()).encode()) }
     }
 
     /// Repeats this node's consensus messages for uncommitted sequences when nothing has committed for a while.
@@ -387,16 +408,24 @@ public final class NodeCore: @unchecked Sendable {
         guard let signed = try? message.signed(by: validatorIndex, replicaCount: validatorCount, using: { try key.sign(domain + $0) }) else {
             return nil
         }
-        let body = ConsensusCodec.encode(signed)
-        guard let signature = try? key.sign(Array("certchain/envelope/v1/\(chainId)/".utf8) + body) else { return nil }
+        guard let signature = try? envelopeSignature(signed, using: key, chainId: chainId) else { return nil }
         return PeerMessage.consensus(.init(message: signed, signature: signature)).encode()
+    }
+
+    /// The envelope signature `key` puts on `message`: over the whole encoded message, or empty for a message whose
+    /// own signatures already cover it (`isSelfAuthenticating`; one SM2 signature and verification fewer per
+    /// pre-prepare, prepare, checkpoint and view change, and no hashing of a whole block a second time).
+    static func envelopeSignature(_ message: Message, using key: PrivateKey, chainId: String) throws -> [UInt8] {
+        if message.isSelfAuthenticating { return [] }
+        return try key.sign(envelopeSigningBytes(ConsensusCodec.encode(message), chainId: chainId))
     }
 
     /// Prefix of every vote signature (pre-prepare, prepare, checkpoint, view change): binds it to this chain.
     var voteSigningDomain: [UInt8] { Array("certchain/\(genesis.chainId)/".utf8) }
 
-    func envelopeSigningBytes(_ body: [UInt8]) -> [UInt8] {
-        Array("certchain/envelope/v1/\(genesis.chainId)/".utf8) + body
+    /// What an envelope signature signs: a chain-bound prefix and the encoded consensus message.
+    static func envelopeSigningBytes(_ body: [UInt8], chainId: String) -> [UInt8] {
+        Array("certchain/envelope/v1/\(chainId)/".utf8) + body
     }
 
     func commitSignature(height: UInt64, blockHash: [UInt8]) -> [UInt8] {
@@ -435,8 +464,11 @@ public final class NodeCore: @unchecked Sendable {
     /// Checks the envelope signature and, for commits, the certificate signature (off the driver queue).
     func verifyEnvelope(_ envelope: PeerMessage.Envelope, from peer: Int) -> Bool {
         guard ConsensusCodec.claimedSender(envelope.message, replicaCount: validators.count) == peer else { return false }
-        let body = ConsensusCodec.encode(envelope.message)
-        guard validatorKeys[peer].verify(signature: envelope.signature, message: envelopeSigningBytes(body)) else { return false }
+        // A self-authenticating message is checked through its own signatures below; any envelope signature is ignored.
+        if !envelope.message.isSelfAuthenticating {
+            let bytes = Self.envelopeSigningBytes(ConsensusCodec.encode(envelope.message), chainId: genesis.chainId)
+            guard validatorKeys[peer].verify(signature: envelope.signature, message: bytes) else { return false }
+        }
         if case .newView(let newView) = envelope.message, newView.viewChanges.count > validators.count { return false }
         let domain = voteSigningDomain
         for item in envelope.message.signedItems(replicaCount: validators.count) {
@@ -517,12 +549,15 @@ public final class NodeCore: @unchecked Sendable {
             verified.insert(id, signature: transaction.signature)
         }
         let full = AdmissionResult.refused(status: 503, code: "mempool-full", message: "too many pending transactions; retry shortly")
-        if mempool.isFull { return full }
+        // Clients are refused at the mempool's capacity; a peer's copies get room up to every validator's share, since
+        // each was admitted within its sender's capacity: refusing one would lose the gossip that the primary needs.
+        let countMax = gossip ? mempool.capacity : mempool.capacity * validators.count
+        if mempool.count >= countMax { return full }
         // Every validator gets the transaction (in this node's admission order): backups verify it ahead of the
         // proposal that carries it, and whoever becomes primary after a view change can propose it. Sent before it
         // enters the mempool, so that no proposal carrying it can reach a peer ahead of it.
         if gossip { network?.broadcast(PeerMessage.transaction(transaction.encode()).encode()) }
-        switch mempool.insert(transaction, id: id) {
+        switch mempool.insert(transaction, id: id, countMax: countMax) {
         case .duplicate, .added: return .accepted(id: id, status: "pending")
         case .full: return full
         }

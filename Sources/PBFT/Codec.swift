@@ -308,6 +308,18 @@ extension Message {
         guard r.atEnd else { return nil }
     }
 
+    /// Whether the sender's own signatures inside the message already cover everything a receiver acts on, so
+    /// that a host's envelope signature over the whole message would only repeat them: pre-prepares (the payload
+    /// is bound by the signed digest and checked against it), prepares, checkpoints and view changes (payloads
+    /// likewise). Commits (their view and sequence are signed by nobody) and new views (nothing in them is the
+    /// sender's own signature when no pre-prepare is re-issued) are not, and need the envelope.
+    public var isSelfAuthenticating: Bool {
+        switch self {
+        case .prePrepare, .prepare, .checkpoint, .viewChange: return true
+        case .commit, .newView: return false
+        }
+    }
+
     /// Every signature the host must verify before `step` (commit certificate signatures excepted: the
     /// host checks those over its own certificate bytes). Empty signatures are listed too and must fail.
     public func signedItems(replicaCount: Int) -> [SignedItem] {

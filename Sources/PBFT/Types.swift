@@ -304,7 +304,8 @@ public enum Message: Sendable, Equatable {
 public struct Outbound: Sendable, Equatable {
     /// Destination replica, or nil to broadcast to all others.
     public var to: ReplicaIndex?
-    /// The message; the host signs the envelope (and fills `certificateSignature` for commits).
+    /// The message; the host signs the envelope unless the message `isSelfAuthenticating` (and fills
+    /// `certificateSignature` for commits).
     public var message: Message
 
     /// Memberwise initializer.

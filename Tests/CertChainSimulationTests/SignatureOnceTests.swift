@@ -9,7 +9,8 @@ import XCTest
 /// Each transaction's signature is verified once per validator, and a remembered verification never lets a copy
 /// with another signature into a block.
 final class SignatureOnceTests: XCTestCase {
-    func makeCore() throws -> (NodeCore, SimulationFixture) {
+    /// A backup's core (node1 of 4) over three workload transactions, with no network.
+    static func makeCore() throws -> (NodeCore, SimulationFixture) {
         let fixture = try SimulationFixture(workloadDirectory: SimulationTests.workload, validators: 4, transactionCount: 3)
         let options = NodeOptions(genesis: fixture.genesis, validatorId: "node1", nodeKey: fixture.validatorKeys[1], dataDirectory: "")
         let core = try NodeCore(options: options, storage: MemoryStorage(), clock: { 1_625_000_000_000 }, logger: Logger(label: "t", minimumLevel: .off))
@@ -17,7 +18,7 @@ final class SignatureOnceTests: XCTestCase {
     }
 
     func testVerifiedCopyWithAnotherSignatureIsRejected() throws {
-        let (core, fixture) = try makeCore()
+        let (core, fixture) = try Self.makeCore()
         let original = fixture.transactions[0]
         let id = fixture.ids[0]
         XCTAssertNil(core.firstInvalidSignature([original], ids: [id]), "a correctly signed transaction passes")
@@ -35,7 +36,7 @@ final class SignatureOnceTests: XCTestCase {
     }
 
     func testAdmittedTransactionIsNotVerifiedAgainInABlock() throws {
-        let (core, fixture) = try makeCore()
+        let (core, fixture) = try Self.makeCore()
         guard case .accepted = core.admit(fixture.transactions[0]) else { return XCTFail("the first workload transaction is admissible") }
         XCTAssertTrue(core.verified.contains(fixture.ids[0], signature: fixture.transactions[0].signature))
         let set = VerifiedTransactions(idsMax: 2)
