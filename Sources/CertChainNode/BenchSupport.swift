@@ -355,6 +355,10 @@ struct PhaseFigures {
     var errorCodes: [String: Int] = [:]
     var blocks = 0
     var latenciesMs: [Double] = []
+    /// The same split at the block's proposal (its header timestamp): waiting to be proposed, then the consensus
+    /// round, the commit and the tracker seeing it.
+    var proposalWaitsMs: [Double] = []
+    var proposalToSeenMs: [Double] = []
     var firstSubmit = 0.0
     var lastCommit = 0.0
     var unfinished = 0
@@ -460,6 +464,8 @@ final class CommitTracker: @unchecked Sendable {
                 continue
             }
             let now = benchNow()
+            // The proposal time on this monotonic clock (the header carries wall-clock milliseconds; same machine).
+            let proposed = Double(block.header.timestampMs) / 1000 - (Date().timeIntervalSince1970 - benchNow())
             lock.withLock {
                 chainTransactions += block.transactions.count
                 chainHeight = next
@@ -469,6 +475,8 @@ final class CommitTracker: @unchecked Sendable {
                     matched = true
                     phase.committed += 1
                     phase.latenciesMs.append((now - submitted) * 1000)
+                    phase.proposalWaitsMs.append((proposed - submitted) * 1000)
+                    phase.proposalToSeenMs.append((now - proposed) * 1000)
                     phase.lastCommit = max(phase.lastCommit, now)
                     let number = watchedCertificates.removeValue(forKey: receipt.txHash)
                     let expected = expectingError.remove(receipt.txHash) != nil
