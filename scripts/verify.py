@@ -507,11 +507,20 @@ def strict_equal_types(a, b):
     return type(a) is type(b) and a == b
 
 
+def unique_keys(pairs):
+    """object_pairs_hook for json.loads: the object as a dict, refusing a key written twice (json.loads keeps the last)."""
+    out = {}
+    for key, value in pairs:
+        require(key not in out, "the key %s appears twice in one JSON object (a proof never repeats a key)" % json.dumps(key, ensure_ascii=False))
+        out[key] = value
+    return out
+
+
 def verify_file(path, genesis):
     """(valid, statement) for one proof file."""
     try:
         with open(path, "rb") as f:
-            doc = json.loads(f.read().decode("utf-8"))
+            doc = json.loads(f.read().decode("utf-8"), object_pairs_hook=unique_keys)
         return True, check_document(doc, genesis)
     except Invalid as e:
         return False, str(e)

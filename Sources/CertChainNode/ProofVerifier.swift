@@ -95,6 +95,48 @@ public enum ProofVerifier {
         return nil
     }
 
+    /// The first key written twice in one object, decoded (Foundation keeps the last value silently; the Python
+    /// verifier refuses such a document, and so does this one). One pass over valid JSON; each key is decoded once.
+    static func firstDuplicateKey(_ bytes: [UInt8]) -> String? {
+        // One level per open object or array, with the keys of an object seen so far.
+        var levels: [(isObject: Bool, keys: Set<String>)] = []
+        var expectingKey = false
+        var index = 0
+        while index < bytes.count {
+            let byte = bytes[index]
+            index += 1
+            switch byte {
+            case UInt8(ascii: "\""):
+                let start = index - 1
+                var escaped = false, hasEscape = false
+                while index < bytes.count {
+                    let b = bytes[index]
+                    index += 1
+                    if escaped { escaped = false } else if b == UInt8(ascii: "\\") { escaped = true; hasEscape = true } else if b == UInt8(ascii: "\"") { break }
+                }
+                guard expectingKey, !levels.isEmpty else { continue }
+                expectingKey = false
+                let raw = bytes[start..<index]
+                let key = hasEscape
+                    ? (try? JSONSerialization.jsonObject(with: Data(raw), options: [.fragmentsAllowed])) as? String ?? String(decoding: raw, as: UTF8.self)
+                    : String(decoding: raw.dropFirst().dropLast(), as: UTF8.self)
+                if !levels[levels.count - 1].keys.insert(key).inserted { return key }
+            case UInt8(ascii: "{"):
+                levels.append((true, []))
+                expectingKey = true
+            case UInt8(ascii: "["):
+                levels.append((false, []))
+            case UInt8(ascii: "}"), UInt8(ascii: "]"):
+                if !levels.isEmpty { levels.removeLast() }
+            case UInt8(ascii: ","):
+                expectingKey = levels.last?.isObject == true
+            default:
+                break
+            }
+        }
+        return nil
+    }
+
     static func check(_ bytes: [UInt8], _ genesis: Genesis) throws -> String {
         if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { throw Failure(reason: "the document starts with a byte-order mark (a proof is plain UTF-8 JSON)") }
         if let number = firstNonIntegerNumber(bytes) { throw Failure(reason: "the number \(number) is not a whole number (every number in a proof is)") }
@@ -104,6 +146,9 @@ public enum ProofVerifier {
             parsed = try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])
         } catch {
             throw Failure(reason: bytes.isEmpty ? "the document is empty" : "the document is not valid JSON")
+        }
+        if let key = firstDuplicateKey(bytes) {
+            throw Failure(reason: "the key \"\(key)\" appears twice in one JSON object (a proof never repeats a key)")
         }
         guard let object = parsed as? [String: Any] else { throw Failure(reason: "not a JSON object") }
         guard let answer = object["answer"] else { throw Failure(reason: "no answer in the document") }

@@ -16,7 +16,8 @@ final class ProofTests: XCTestCase {
         var bytes: [UInt8]
     }
 
-    func run(_ executable: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
+    /// Exit status and combined stdout and stderr of `executable arguments…`.
+    static func run(_ executable: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
@@ -93,7 +94,7 @@ final class ProofTests: XCTestCase {
         }
 
         // The binary, once valid and once tampered.
-        let cli = try run(binary, ["verify", validPaths[0], "--genesis", genesisPath])
+        let cli = try Self.run(binary, ["verify", validPaths[0], "--genesis", genesisPath])
         XCTAssertEqual(cli.status, 0, cli.output)
         XCTAssertTrue(cli.output.hasPrefix("VALID: certificate "), cli.output)
 
@@ -115,21 +116,21 @@ final class ProofTests: XCTestCase {
             tamperedPaths.append(path)
         }
         XCTAssertEqual(accepted, [], "the Swift verifier accepted tampered documents")
-        let cliTampered = try run(binary, ["verify", tamperedPaths[0], "--genesis", genesisPath])
+        let cliTampered = try Self.run(binary, ["verify", tamperedPaths[0], "--genesis", genesisPath])
         XCTAssertEqual(cliTampered.status, 1, cliTampered.output)
         XCTAssertTrue(cliTampered.output.hasPrefix("INVALID: "), cliTampered.output)
 
         // The independent Python verifier.
         let script = root.appendingPathComponent("scripts/verify.py").path
-        guard let probe = try? run("/usr/bin/env", ["python3", "-c", "import gmssl"]), probe.status == 0 else {
+        guard let probe = try? Self.run("/usr/bin/env", ["python3", "-c", "import gmssl"]), probe.status == 0 else {
             throw XCTSkip("python3 with gmssl is not available; scripts/test installs it (pip install gmssl)")
         }
-        let valid = try run("/usr/bin/env", ["python3", script, "--each", genesisPath] + validPaths)
+        let valid = try Self.run("/usr/bin/env", ["python3", script, "--each", genesisPath] + validPaths)
         XCTAssertEqual(valid.status, 0, valid.output)
         XCTAssertEqual(valid.output.split(separator: "\n").filter { $0.hasPrefix("VALID ") }.count, documents.count, valid.output)
-        let single = try run("/usr/bin/env", ["python3", script, validPaths[0], genesisPath])
+        let single = try Self.run("/usr/bin/env", ["python3", script, validPaths[0], genesisPath])
         XCTAssertEqual(single.status, 0, single.output)
-        let tampered = try run("/usr/bin/env", ["python3", script, "--each", genesisPath] + tamperedPaths)
+        let tampered = try Self.run("/usr/bin/env", ["python3", script, "--each", genesisPath] + tamperedPaths)
         XCTAssertEqual(tampered.status, 1)
         let lines = tampered.output.split(separator: "\n")
         XCTAssertEqual(lines.count, mutations.count, String(tampered.output.suffix(2000)))
