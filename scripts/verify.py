@@ -4,7 +4,8 @@
 usage: scripts/verify.py PROOF.json genesis.json
 
 Checks a saved `?proof=true` answer against genesis alone (validator keys, quorum, chain id, suite),
-with no network. Prints `VALID: …` and exits 0, or `INVALID: …` and exits 1 (2 for usage/setup errors).
+with no network. Prints `VALID: …` and exits 0, or `INVALID: …` and exits 1; exits 2 for a usage error or
+an input it cannot read (proof or genesis file, missing Python package), as `certchain verify` does.
 
 Needs Python 3 standard library, `gmssl` (SM2/SM3, `pip install gmssl`) for suite sm2-sm3, and
 `cryptography` (Ed25519) for suite ed25519-sha256.
@@ -516,42 +517,68 @@ def unique_keys(pairs):
     return out
 
 
+def reason(error):
+    """An OSError as `certchain` words it: "no such file or directory"."""
+    text = error.strerror or str(error)
+    return text[:1].lower() + text[1:]
+
+
 def verify_file(path, genesis):
-    """(valid, statement) for one proof file."""
+    """(status, statement) for one proof file: 0 valid, 1 invalid (read but does not verify), 2 unreadable."""
     try:
         with open(path, "rb") as f:
-            doc = json.loads(f.read().decode("utf-8"), object_pairs_hook=unique_keys)
-        return True, check_document(doc, genesis)
+            data = f.read()
+    except OSError as e:
+        return 2, "cannot read %s: %s" % (path, reason(e))
+    try:
+        doc = json.loads(data.decode("utf-8"), object_pairs_hook=unique_keys)
+        return 0, check_document(doc, genesis)
     except Invalid as e:
-        return False, str(e)
-    except (OSError, ValueError, KeyError, TypeError, AttributeError, IndexError, UnicodeDecodeError) as e:
-        return False, "malformed proof document: %s: %s" % (type(e).__name__, e)
+        return 1, str(e)
+    except RecursionError:
+        return 1, "malformed proof document: nested too deeply"
+    except (ValueError, KeyError, TypeError, AttributeError, IndexError, UnicodeDecodeError) as e:
+        return 1, "malformed proof document: %s: %s" % (type(e).__name__, e)
 
 
 def main(argv):
     # scripts/verify.py PROOF.json genesis.json
-    # scripts/verify.py --each genesis.json PROOF.json...   (one "VALID|INVALID path: …" line per file; exit 0 iff all valid)
+    # scripts/verify.py --each genesis.json PROOF.json...   (one "VALID|INVALID path: …" line per file read)
+    # Exit status (as `certchain verify`): 0 every proof is valid, 1 a proof does not verify,
+    # 2 usage error or unreadable input (a proof or genesis file that cannot be read, a missing Python package).
     each = len(argv) >= 3 and argv[1] == "--each"
-    if not each and len(argv) != 3:
+    if (each and len(argv) < 4) or (not each and len(argv) != 3):
         print("usage: scripts/verify.py PROOF.json genesis.json | --each genesis.json PROOF.json...", file=sys.stderr)
         return 2
     genesis_path, files = (argv[2], argv[3:]) if each else (argv[2], [argv[1]])
     try:
         with open(genesis_path, "rb") as f:
             genesis = json.load(f)
+        require(isinstance(genesis, dict) and all(k in genesis for k in ("chainId", "suite", "validators")),
+                "missing field chainId, suite or validators")
+        require(isinstance(genesis["validators"], list) and all(isinstance(v, dict) and "id" in v and "publicKey" in v
+                                                                for v in genesis["validators"]), "validators must be a list of {id, publicKey}")
         make_hash(genesis["suite"])
-    except (OSError, ValueError, KeyError, Invalid) as e:
-        print("cannot read genesis %s: %s" % (genesis_path, e), file=sys.stderr)
+        if genesis["suite"] == "ed25519-sha256":
+            import cryptography  # noqa: F401 (checked here so that a missing package is a setup error, not an invalid proof)
+    except OSError as e:
+        print("cannot read %s: %s" % (genesis_path, reason(e)), file=sys.stderr)
+        return 2
+    except (ValueError, KeyError, TypeError, Invalid) as e:
+        print("%s is not a valid genesis file: %s" % (genesis_path, e), file=sys.stderr)
         return 2
     except ImportError as e:
-        print("cannot verify: %s (pip install gmssl)" % e, file=sys.stderr)
+        print("cannot verify: %s (pip install gmssl cryptography)" % e, file=sys.stderr)
         return 2
-    all_valid = True
+    worst = 0
     for path in files:
-        valid, statement = verify_file(path, genesis)
-        all_valid = all_valid and valid
-        print(("VALID" if valid else "INVALID") + (" %s" % path if each else "") + ": " + statement)
-    return 0 if all_valid else 1
+        status, statement = verify_file(path, genesis)
+        worst = max(worst, status)
+        if status == 2:
+            print(statement, file=sys.stderr)
+        else:
+            print(("VALID" if status == 0 else "INVALID") + (" %s" % path if each else "") + ": " + statement)
+    return worst
 
 
 if __name__ == "__main__":

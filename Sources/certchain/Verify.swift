@@ -3,11 +3,25 @@ import CertChainNode
 import Foundation
 
 /// `certchain verify FILE --genesis genesis.json`: checks a saved `?proof=true` answer offline against genesis alone.
-/// Prints what it proves and returns 0, or prints why it fails and returns 1.
+/// Prints what it proves and returns 0, or prints why it fails and returns 1; exit status 2 for a usage error or an
+/// input that cannot be read (the proof file, or a missing or unusable genesis), as `scripts/verify.py`.
 func verifyCommand(_ arguments: Arguments) throws -> Int32 {
     guard let path = arguments.positional.first else { throw CLIError(description: "verify needs a proof FILE", usage: true) }
-    let genesis = try loadGenesis(arguments)
-    guard let data = FileManager.default.contents(atPath: path) else { throw CLIError(description: "cannot read \(path)") }
+    let genesis: Genesis
+    do {
+        genesis = try loadGenesis(arguments)
+    } catch var error as CLIError {
+        if !error.usage { error.status = 2 }
+        throw error
+    }
+    var isDirectory: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+        throw CLIError(description: "cannot read \(path): no such file or directory", status: 2)
+    }
+    guard !isDirectory.boolValue else { throw CLIError(description: "cannot read \(path): it is a folder, not a proof file", status: 2) }
+    guard let data = FileManager.default.contents(atPath: path) else {
+        throw CLIError(description: "cannot read \(path): not readable (check its permissions)", status: 2)
+    }
     let verdict = ProofVerifier.verify(document: Array(data), genesis: genesis)
     if verdict.valid {
         print("VALID: \(verdict.statement)")

@@ -48,10 +48,12 @@ let usage = """
 
     """
 
-/// Command-line failure: printed as `certchain: message`, exit status 1 (2 for usage errors, with the command's usage lines).
+/// Command-line failure: printed as `certchain: message`, exit status `status` (2 for usage errors, with the command's usage lines).
 struct CLIError: Error, CustomStringConvertible {
     var description: String
     var usage = false
+    /// Exit status of a failure that is not a usage error (`verify`: 2 when an input cannot be read).
+    var status: Int32 = 1
 }
 
 /// The options (`--name value`) and flags (`--name`) that one command, or one of its subcommands, accepts.
@@ -641,5 +643,5 @@ do {
         let command = CommandLine.arguments.count >= 2 ? CommandLine.arguments[1] : ""
         FileHandle.standardError.write(Data(usageLines(for: command).utf8))
     }
-    exit(isUsage ? 2 : 1)
+    exit(isUsage ? 2 : (error as? CLIError)?.status ?? 1)
 }

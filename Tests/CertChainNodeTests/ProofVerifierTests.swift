@@ -81,4 +81,35 @@ final class ProofVerifierTests: XCTestCase {
         XCTAssertEqual(ProofVerifier.firstDuplicateKey(Array(#"{"a": {"x": "}"}, "b": 1, "a": 2}"#.utf8)), "a")
         XCTAssertEqual(ProofVerifier.firstDuplicateKey(Array(#"{"é\\": 1, "\u00e9\\": 2}"#.utf8)), "é\\")
     }
+
+    /// `certchain verify` and scripts/verify.py exit alike: 0 valid, 1 read but does not verify, 2 usage error or an
+    /// input that cannot be read (proof file, genesis), with a sentence and never a traceback.
+    func testBothVerifiersUseTheSameExitStatus() throws {
+        let (text, _, genesisPath, folder) = try example()
+        let valid = folder + "/valid.json", invalid = folder + "/invalid.json", missing = folder + "/missing.json"
+        try Data(text.utf8).write(to: URL(fileURLWithPath: valid))
+        try Data(text.replacingOccurrences(of: "\"consumed\"", with: "\"issued\"").utf8).write(to: URL(fileURLWithPath: invalid))
+        let binary = try NetworkTests.executable()
+        let cases: [(swift: [String], python: [String], status: Int32, message: String)] = [
+            (["verify", valid, "--genesis", genesisPath], [valid, genesisPath], 0, "VALID: "),
+            (["verify", invalid, "--genesis", genesisPath], [invalid, genesisPath], 1, "INVALID: "),
+            (["verify", missing, "--genesis", genesisPath], [missing, genesisPath], 2, "cannot read \(missing): no such file or directory"),
+            (["verify", folder, "--genesis", genesisPath], [folder, genesisPath], 2, "cannot read \(folder): "),
+            (["verify", valid, "--genesis", missing], [valid, missing], 2, "cannot read"),
+            (["verify", valid, "--genesis", valid], [valid, valid], 2, "\(valid) is not a valid genesis file: missing field"),
+            (["verify", valid], [valid], 2, "usage"),
+        ]
+        for (swift, python, status, message) in cases {
+            let cli = try ProofTests.run(binary, swift)
+            XCTAssertEqual(cli.status, status, "certchain \(swift.joined(separator: " ")): \(cli.output)")
+            XCTAssertTrue(cli.output.contains(message), cli.output)
+            guard let script = try self.python(python) else { continue }
+            XCTAssertEqual(script.status, status, "verify.py \(python.joined(separator: " ")): \(script.output)")
+            XCTAssertTrue(script.output.contains(message), script.output)
+            XCTAssertFalse(script.output.contains("Traceback"), script.output)
+        }
+        if let each = try python(["--each", genesisPath, valid, invalid]) { XCTAssertEqual(each.status, 1, each.output) }
+        if let each = try python(["--each", genesisPath, valid, missing, invalid]) { XCTAssertEqual(each.status, 2, each.output) }
+        if let each = try python(["--each", genesisPath]) { XCTAssertEqual(each.status, 2, each.output) }
+    }
 }
