@@ -6,6 +6,10 @@ import CertChainStore
 import Dispatch
 import Foundation
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// One validator process: a `NodeCore` driven from one serial queue by a timer and the TCP peer
 /// transport, its SQLite store, and the HTTP API.
 ///
@@ -34,11 +38,32 @@ public final class Node: @unchecked Sendable {
     /// Most peer messages queued for the driver at once.
     static let driverBacklogMax = 20_000
 
-    /// Opens (or creates) the node's database in `options.dataDirectory` and restores its state.
+    /// What this start created in the data folder (a new database, new folders), removed again if the start fails.
+    let created: DataFolder
+
+    /// Opens (or creates) the node's database in `options.dataDirectory` and restores its state; on failure, a sentence
+    /// and nothing left behind that this call created.
     public init(options: NodeOptions, logger: Logger) throws {
-        try FileManager.default.createDirectory(atPath: options.dataDirectory, withIntermediateDirectories: true)
-        store = try ChainStore(path: options.dataDirectory + "/chain.sqlite")
-        core = try NodeCore(options: options, storage: store, clock: { Clock.nowMs() }, logger: logger)
+        let created = try DataFolder(options.dataDirectory)
+        let store: ChainStore
+        do {
+            store = try ChainStore(path: created.databasePath)
+        } catch let error as StoreError where created.newDatabase && [8, 14].contains(error.code & 0xff) {
+            created.remove()
+            throw NodeError("cannot create \(created.databasePath): the data folder is not writable (\(error.message))")
+        } catch {
+            created.remove()
+            throw error
+        }
+        do {
+            core = try NodeCore(options: options, storage: store, clock: { Clock.nowMs() }, logger: logger)
+        } catch {
+            store.close()
+            created.remove()
+            throw error
+        }
+        self.store = store
+        self.created = created
     }
 
     var genesis: Genesis { core.genesis }
@@ -51,8 +76,19 @@ public final class Node: @unchecked Sendable {
     var log: Logger { core.log }
     var latestState: LatestStateCommitment { core.latestState }
 
-    /// Starts the peer transport, the HTTP API and the driver timer.
+    /// Starts the peer transport, the HTTP API and the driver timer; if that fails (a port in use, say), stops what
+    /// started and removes the database and folders this start created.
     public func start() throws {
+        do {
+            try startServices()
+        } catch {
+            stop()
+            created.remove()
+            throw error
+        }
+    }
+
+    func startServices() throws {
         let validators = core.validators
         let me = validators[core.selfIndex]
         let keys = Dictionary(uniqueKeysWithValues: zip(validators.map(\.id), core.validatorKeys))
@@ -127,5 +163,67 @@ public final class Node: @unchecked Sendable {
         http?.stop()
         transport?.stop()
         store.close()
+    }
+}
+
+/// A validator's data folder as one start found it: which of the folder and its database this start creates.
+struct DataFolder {
+    /// The database file in the folder.
+    let databasePath: String
+    /// The outermost folder this start created (nil when the data folder existed).
+    let createdFolder: String?
+    /// True when the database did not exist before this start.
+    let newDatabase: Bool
+
+    /// Checks `path` (a folder, or nothing yet) and creates it with any missing parents; a sentence when it cannot be used.
+    init(_ path: String) throws {
+        let fileManager = FileManager.default
+        databasePath = path + "/chain.sqlite"
+        var isDirectory: ObjCBool = false
+        // The outermost missing folder: what creating `path` adds, and what a failed start removes again.
+        var outermostMissing: String?
+        var existing = URL(fileURLWithPath: path).standardized
+        while !fileManager.fileExists(atPath: existing.path, isDirectory: &isDirectory), existing.path != "/" {
+            outermostMissing = existing.path
+            existing.deleteLastPathComponent()
+        }
+        guard isDirectory.boolValue else {
+            throw NodeError(existing.path == URL(fileURLWithPath: path).standardized.path
+                ? "cannot use \(path) as the data folder: it is a file, not a folder (--data names a folder, new or holding chain.sqlite)"
+                : "cannot create the data folder \(path): \(existing.path) is a file, not a folder")
+        }
+        if let outermostMissing {
+            // One mkdir per missing folder, outermost first, so that a failure gives the system's reason.
+            var missing: [String] = []
+            var folder = URL(fileURLWithPath: path).standardized
+            while folder.path != existing.path {
+                missing.insert(folder.path, at: 0)
+                folder.deleteLastPathComponent()
+            }
+            for folder in missing where mkdir(folder, 0o755) != 0 {
+                let code = errno
+                try? fileManager.removeItem(atPath: outermostMissing)
+                throw NodeError("cannot create the data folder \(path): \(Self.reason(code))")
+            }
+        } else if access(path, W_OK) != 0 {
+            throw NodeError("the data folder \(path) is not writable: \(Self.reason(errno))")
+        }
+        createdFolder = outermostMissing
+        newDatabase = !fileManager.fileExists(atPath: databasePath)
+    }
+
+    /// `strerror` as part of a sentence: "permission denied".
+    static func reason(_ code: Int32) -> String {
+        let text = String(cString: strerror(code))
+        return text.prefix(1).lowercased() + text.dropFirst()
+    }
+
+    /// Removes what this start created: the whole folder it made, or else a database it made (with its -wal and -shm).
+    func remove() {
+        if let createdFolder {
+            try? FileManager.default.removeItem(atPath: createdFolder)
+        } else if newDatabase {
+            for suffix in ["", "-wal", "-shm", "-journal"] { try? FileManager.default.removeItem(atPath: databasePath + suffix) }
+        }
     }
 }

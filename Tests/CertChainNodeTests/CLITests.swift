@@ -1,7 +1,12 @@
+import CertChainNet
 import Foundation
 import XCTest
 
 @testable import CertChainNode
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// The `certchain` executable as a newcomer meets it: bad arguments give a clear message and a usage exit status, never a crash.
 final class CLITests: XCTestCase {
@@ -52,6 +57,59 @@ final class CLITests: XCTestCase {
         let missing = try certchain(["testnet", "status", "--dir", testnet.directory + "-nonexistent"])
         XCTAssertEqual(missing.status, 1)
         XCTAssertTrue(missing.err.contains("no testnet in \(testnet.directory)-nonexistent (run certchain testnet up --dir"), missing.err)
+    }
+
+    /// `node --data X` with X a file (or under one) says so in a sentence; a start that fails (unknown validator, port in
+    /// use) removes the folders and database it created and leaves an existing folder as it was.
+    func testNodeDataFolderProblemsAreExplainedAndLeaveNothingBehind() throws {
+        let root = NetworkTests.repositoryRoot
+        let directory = try temporaryDirectory()
+        let testnet = Testnet(directory: directory + "/net")
+        let genesis = try testnet.create(
+            Testnet.CreateOptions(
+                templatePath: root.appendingPathComponent("genesis/template.json").path,
+                referencePath: root.appendingPathComponent("samples/small/reference.json").path))
+        func node(_ data: String, id: String = "node0") throws -> (status: Int32, out: String, err: String) {
+            try certchain(["node", "--genesis", testnet.genesisPath, "--id", id, "--key", testnet.keysDirectory + "/node0.pem", "--data", data])
+        }
+        let file = directory + "/file"
+        try "not a folder".write(toFile: file, atomically: true, encoding: .utf8)
+        for (data, message) in [
+            (file, "cannot use \(file) as the data folder: it is a file, not a folder"),
+            (file + "/data", "cannot create the data folder \(file)/data: \(file) is a file, not a folder"),
+        ] {
+            let result = try node(data)
+            XCTAssertEqual(result.status, 1, result.err)
+            XCTAssertTrue(result.err.hasPrefix("certchain: \(message)"), result.err)
+        }
+        XCTAssertEqual(try String(contentsOfFile: file, encoding: .utf8), "not a folder")
+        if geteuid() != 0 {  // root may write anywhere
+            let locked = directory + "/locked"
+            try FileManager.default.createDirectory(atPath: locked, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o555])
+            let result = try node(locked)
+            XCTAssertEqual(result.status, 1, result.err)
+            XCTAssertTrue(result.err.hasPrefix("certchain: the data folder \(locked) is not writable: permission denied"), result.err)
+        }
+
+        let unknown = try node(directory + "/new/data", id: "node9")
+        XCTAssertEqual(unknown.status, 1, unknown.err)
+        XCTAssertTrue(unknown.err.contains("validator node9 is not in genesis"), unknown.err)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: directory + "/new"), "a failed start left the folders it made")
+
+        // The API port is taken: the start fails after the database was made and the peer transport started.
+        let port = try XCTUnwrap(UInt16(try XCTUnwrap(genesis.validators[0].apiAddress.split(separator: ":").last)))
+        let holder = HTTPServer(host: "127.0.0.1", port: port, handler: { _ in .error(503, code: "busy", message: "busy") })
+        try holder.start()
+        defer { holder.stop() }
+        let existing = directory + "/existing"
+        try FileManager.default.createDirectory(atPath: existing, withIntermediateDirectories: false)
+        for data in [directory + "/new/data", existing] {
+            let busy = try node(data)
+            XCTAssertEqual(busy.status, 1, busy.err)
+            XCTAssertTrue(busy.err.contains("cannot listen on the configured address: address already in use"), busy.err)
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: directory + "/new"), "a failed start left the folders it made")
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: existing), [], "a failed start left its database")
     }
 
     /// `keys generate --out FILE` never replaces an existing key unless `--force` is given; the file stays owner-only.
