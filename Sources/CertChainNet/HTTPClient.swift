@@ -50,6 +50,16 @@ public final class HTTPClient: @unchecked Sendable {
         if fd >= 0 { Sock.closeFd(fd) }
     }
 
+    /// How long one request may take, in seconds.
+    public var timeoutSeconds: Double { Double(timeoutMs) / 1000 }
+
+    /// A sentence for `request` (e.g. "GET /v1/status") to this server having timed out: what, where and how long.
+    public func timeoutSentence(_ request: String) -> String {
+        let seconds = timeoutSeconds.rounded() == timeoutSeconds ? String(Int(timeoutSeconds)) : String(timeoutSeconds)
+        return "\(request) to http://\(host):\(port) timed out: no answer within \(seconds) s (the validator may be paused, overloaded "
+            + "or stuck: see its node.log; `certchain testnet status --dir DIR` shows each validator's state)"
+    }
+
     /// Closes the kept-alive connection (the next request reconnects).
     public func close() {
         lock.lock()

@@ -219,7 +219,12 @@ func client(_ arguments: Arguments) throws -> HTTPClient {
 
 /// GET that returns the body, or throws with the API's error message; signed when a signer is given.
 func get(_ client: HTTPClient, _ path: String, signer: RequestSigner? = nil) throws -> [UInt8] {
-    let response = try client.request("GET", path, headers: try signer?.headers(method: "GET", target: path) ?? [])
+    let response: HTTPResponse
+    do {
+        response = try client.request("GET", path, headers: try signer?.headers(method: "GET", target: path) ?? [])
+    } catch NetError.timeout {
+        throw CLIError(description: client.timeoutSentence("GET \(path)"))
+    }
     guard response.status == 200 else {
         let hint = response.status == 401 && signer == nil ? " (pass --keys DIR, or --key FILE --identity ID, to sign the request)" : ""
         throw CLIError(description: "GET \(path): HTTP \(response.status) \(String(decoding: response.body, as: UTF8.self))\(hint)")
@@ -593,7 +598,8 @@ func decodingMessage(_ error: Error) -> String {
 /// A sentence for an error the CLI did not word itself: socket errors, missing files; anything else as it describes itself.
 func userMessage(_ error: Error) -> String {
     let api = apiArgument()
-    let server = api.map { " \($0)" } ?? ""
+    // Commands talk to the first URL of a comma-separated --api list first.
+    let server = api.flatMap { $0.split(separator: ",").first }.map { " \($0)" } ?? ""
     func reason(_ code: Int32) -> String {
         let text = String(cString: strerror(code))
         return text.prefix(1).lowercased() + text.dropFirst()
@@ -607,14 +613,18 @@ func userMessage(_ error: Error) -> String {
             return "not a URL: \(text) (expected http://HOST:PORT, e.g. http://127.0.0.1:8601)"
         }
         return "cannot resolve host \(text)"
+    case NetError.system("connect", ECONNREFUSED):
+        return "no validator answers at\(server.isEmpty ? " the given address" : server): connection refused; is it running? "
+            + "(`certchain testnet status --dir DIR` shows which validators run; `certchain testnet start --dir DIR` starts them)"
     case NetError.system("connect", let code):
-        return "cannot connect to\(server.isEmpty ? " the server" : server): \(reason(code))" + (code == ECONNREFUSED ? " (is the node running?)" : "")
+        return "cannot connect to\(server.isEmpty ? " the server" : server): \(reason(code))"
     case NetError.system("bind", let code):
         return "cannot listen on the configured address: \(reason(code))" + (code == EADDRINUSE ? " (another process, perhaps this validator, holds the port)" : "")
     case NetError.system(let call, let code):
         return "\(call) failed: \(reason(code))"
     case NetError.timeout:
-        return "timed out waiting for\(server.isEmpty ? " the server" : server)"
+        return "timed out: no answer from\(server.isEmpty ? " the server" : server) in time (the validator may be paused, overloaded or stuck: "
+            + "see its node.log; `certchain testnet status --dir DIR` shows each validator's state)"
     case NetError.closed:
         return "\(server.isEmpty ? "the server" : String(server.dropFirst())) closed the connection before answering"
     case NetError.protocolViolation(let detail):

@@ -157,7 +157,7 @@ final class CLITests: XCTestCase {
             (["simulate", "--seeds", "-1"], 2, "--seeds must be a whole number ≥ 1"),
             (["simulate", "--first-seed", "-1"], 2, "--first-seed must be a whole number ≥ 0"),
             (["status", "--api", "127.0.0.1:1"], 2, "not a URL: 127.0.0.1:1"),
-            (["status", "--api", "http://127.0.0.1:1"], 1, "cannot connect to http://127.0.0.1:1: connection refused"),
+            (["status", "--api", "http://127.0.0.1:1"], 1, "no validator answers at http://127.0.0.1:1: connection refused; is it running?"),
         ]
         for (arguments, status, message) in cases {
             let result = try certchain(arguments)
