@@ -243,9 +243,22 @@ func printJSON(_ bytes: [UInt8]) {
     }
 }
 
+/// The folder of `--keys` (default demo-network/keys, which may be absent); an error naming it when it was given and is not a folder.
+func keysDirectory(_ arguments: Arguments) throws -> String {
+    guard let keys = arguments.options["keys"] else { return "demo-network/keys" }
+    var isDirectory: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: keys, isDirectory: &isDirectory) else {
+        throw CLIError(description: "--keys \(keys): no such folder (pass a network's keys folder, e.g. net/keys after `certchain testnet up --dir net`)")
+    }
+    guard isDirectory.boolValue else {
+        throw CLIError(description: "--keys \(keys) is a file, not a folder of keys (for one key file use --key FILE --identity ID)")
+    }
+    return keys
+}
+
 /// Who signs the CLI's reads: `--key FILE --identity ID`, else the auditor key of `--keys DIR` (default demo-network/keys).
 func requestSigner(_ arguments: Arguments, _ api: HTTPClient) throws -> RequestSigner? {
-    let keys = arguments.options["keys"] ?? "demo-network/keys"
+    let keys = try keysDirectory(arguments)
     let keyPath = arguments.options["key"]
     guard keyPath != nil || FileManager.default.fileExists(atPath: keys) else { return nil }
     guard let status = try JSONSerialization.jsonObject(with: Data(get(api, "/v1/status"))) as? [String: Any],
@@ -471,7 +484,7 @@ func waitServing(_ testnet: Testnet, _ genesis: Genesis, only: [Int]? = nil) thr
 func replayCommand(_ arguments: Arguments) throws -> Int32 {
     guard let workload = arguments.positional.first else { throw CLIError(description: "replay: WORKLOAD_DIR is required", usage: true) }
     let urls = try arguments.required("api").split(separator: ",").map(String.init)
-    let keys = arguments.options["keys"] ?? "demo-network/keys"
+    let keys = try keysDirectory(arguments)
     var options = WorkloadReplay.Options(workloadDirectory: workload, apiURLs: urls, keysDirectory: keys)
     if arguments.options["limit"] != nil { options.limit = try arguments.int("limit", default: 0, atLeast: 1) }
     let summary = try WorkloadReplay(options: options).run()

@@ -147,6 +147,26 @@ final class CLITests: XCTestCase {
         XCTAssertNotEqual(try String(contentsOfFile: directory + "/genesis.json", encoding: .utf8), genesis)
     }
 
+    /// `--keys DIR` that does not exist or is a file is refused by name before any request; without `--keys`, reads go unsigned.
+    func testKeysOptionMustNameAFolder() throws {
+        let directory = try temporaryDirectory()
+        let file = directory + "/auditor.pem"
+        try "key".write(toFile: file, atomically: true, encoding: .utf8)
+        let api = "http://127.0.0.1:1"
+        for (arguments, message) in [
+            (["trace", "1", "--api", api, "--keys", directory + "/missing"], "--keys \(directory)/missing: no such folder"),
+            (["certificate", "1", "--api", api, "--keys", file], "--keys \(file) is a file, not a folder of keys"),
+            (["replay", directory, "--api", api, "--keys", file], "--keys \(file) is a file, not a folder of keys"),
+        ] {
+            let result = try certchain(arguments)
+            XCTAssertEqual(result.status, 1, "certchain \(arguments.joined(separator: " ")): \(result.err)")
+            XCTAssertTrue(result.err.hasPrefix("certchain: \(message)"), "certchain \(arguments.joined(separator: " ")): \(result.err)")
+        }
+        let unsigned = try certchain(["certificate", "1", "--api", api], in: directory)
+        XCTAssertEqual(unsigned.status, 1, unsigned.err)
+        XCTAssertTrue(unsigned.err.hasPrefix("certchain: no validator answers at \(api): connection refused"), unsigned.err)
+    }
+
     /// Unknown options, missing or out-of-range values and unusable URLs are usage errors or plain sentences.
     func testBadArgumentsAreExplained() throws {
         let cases: [(arguments: [String], status: Int32, message: String)] = [
