@@ -7,8 +7,9 @@ import Foundation
 /// refunds that consumed it, built from API reads (the certificate, its history, the blocks that hold each
 /// transaction) — each step with its transaction id, block height, date, signer and where to fetch its proof.
 public enum ProvenanceTrace {
-    /// Reads what the trace needs through `get` (a signed GET returning the body) and renders it as text.
-    public static func render(number: String, get: (String) throws -> [UInt8]) throws -> String {
+    /// Reads what the trace needs through `get` (a signed GET returning the body) and renders it as text; `options`
+    /// (` --api URL --keys DIR`, shell-quoted) follow each printed proof command so that it can be pasted as it is.
+    public static func render(number: String, options: String = "", get: (String) throws -> [UInt8]) throws -> String {
         let decoder = JSONDecoder()
         let certificate = try decoder.decode(CertificateView.self, from: Data(try get("/v1/certificates/\(number)")))
         struct History: Decodable { var entries: [HistoryEntry] }
@@ -28,7 +29,7 @@ public enum ProvenanceTrace {
         for entry in history.entries {
             out.append("")
             out.append("\(entry.effectiveDate)  \(entry.kind)  by \(entry.signer)  block \(entry.height) #\(entry.index)")
-            out.append("    tx \(entry.txHash)   proof: certchain get '/v1/transactions/\(entry.txHash)?proof=true'")
+            out.append("    tx \(entry.txHash)   proof: certchain get '/v1/transactions/\(entry.txHash)?proof=true'\(options)")
             guard let block = blocks[entry.height], let position = block.transactions.firstIndex(of: entry.txHash) else { continue }
             let time = Date(timeIntervalSince1970: Double(block.header.timestampMs) / 1000)
             out.append("    committed \(ISO8601DateFormatter().string(from: time)) in block \(block.hash.prefix(16))… signed by \(block.commitCertificate.signatures.map(\.validator).joined(separator: ", "))")

@@ -570,7 +570,9 @@ func run() throws -> Int32 {
         case "history":
             let body = try get(api, "/v1/certificates/\(key)/history", signer: signer)
             if arguments.flags.contains("json") { printJSON(body) } else { print(try PaperForm.renderHistory(body)) }
-        case "trace": print(try ProvenanceTrace.render(number: key, get: { try get(api, $0, signer: signer) }))
+        case "trace":
+            let options = shellOptions(arguments, ["api", "keys", "key", "identity"])
+            print(try ProvenanceTrace.render(number: key, options: options, get: { try get(api, $0, signer: signer) }))
         case "tx": printJSON(try get(api, "/v1/transactions/\(key)", signer: signer))
         case "get":
             let body = try get(api, key.hasPrefix("/") ? key : "/" + key, signer: signer)
@@ -581,6 +583,18 @@ func run() throws -> Int32 {
         throw CLIError(description: "unknown command \(all[1])", usage: true)
     }
     return 0
+}
+
+/// The options `names` as given on the command line (` --api URL --keys DIR`), quoted for a shell where needed, so that
+/// a printed command can be pasted as it is.
+func shellOptions(_ arguments: Arguments, _ names: [String]) -> String {
+    let plain = Set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_./:@,=+-")
+    return names.compactMap { name in
+        arguments.options[name].map { value in
+            let quoted = !value.isEmpty && value.allSatisfy(plain.contains) ? value : "'" + value.replacingOccurrences(of: "'", with: #"'\''"#) + "'"
+            return " --\(name) \(quoted)"
+        }
+    }.joined()
 }
 
 /// The `--api` value given on the command line, if any (to name the server in network errors).

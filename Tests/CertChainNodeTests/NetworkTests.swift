@@ -90,6 +90,45 @@ final class NetworkTests: XCTestCase {
         }
         let revoked = try ProvenanceTrace.render(number: "440300202100000004", get: get)
         XCTAssertTrue(revoked.contains("revoked: ") && revoked.contains("replaced by certificate 4403002021"), revoked)
+
+        // `certchain trace --api URL --keys DIR` repeats both options, quoted for a shell, in each proof command, which
+        // then runs as printed (a keys folder named with a space and a quote).
+        let keys = testnet.directory + "/the auditor's keys"
+        try FileManager.default.createSymbolicLink(atPath: keys, withDestinationPath: testnet.keysDirectory)
+        let url = "http://\(genesis.validators[victim].apiAddress)"
+        let traced = try Self.run(binary, ["trace", "440300202100000001", "--api", url, "--keys", keys])
+        XCTAssertEqual(traced.status, 0, traced.err)
+        let proofs = traced.out.split(separator: "\n").compactMap { line in line.range(of: "proof: ").map { String(line[$0.upperBound...]) } }
+        XCTAssertFalse(proofs.isEmpty, traced.out)
+        for command in proofs {
+            XCTAssertTrue(command.hasSuffix("?proof=true' --api \(url) --keys '\(testnet.directory)/the auditor'\\''s keys'"), command)
+        }
+        let command = try XCTUnwrap(proofs.first)
+        let pasted = try Self.run("/bin/sh", ["-c", command], path: URL(fileURLWithPath: binary).deletingLastPathComponent().path)
+        XCTAssertEqual(pasted.status, 0, "\(command): \(pasted.err)")
+        XCTAssertTrue(pasted.out.contains("\"format\" : \"certchain-proof/v1\""), pasted.out)
+    }
+
+    /// Exit status, stdout and stderr of `executable arguments…`, with `path` first in PATH when given.
+    static func run(_ executable: String, _ arguments: [String], path: String? = nil) throws -> (status: Int32, out: String, err: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        if let path {
+            var environment = ProcessInfo.processInfo.environment
+            environment["PATH"] = path + ":" + (environment["PATH"] ?? "/usr/bin:/bin")
+            process.environment = environment
+        }
+        let out = Pipe()
+        let err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        let outData = out.fileHandleForReading.readDataToEndOfFile()
+        let errData = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
     }
 
     /// A backup stopped with SIGSTOP and continued, and another whose data folder is wiped and which restarts
