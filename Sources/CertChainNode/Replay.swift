@@ -21,6 +21,8 @@ public final class WorkloadReplay: @unchecked Sendable {
         public var onProgress: (@Sendable (_ submitted: Int) -> Void)?
         /// Give up waiting for commits after this long.
         public var timeoutSeconds: Double = 600
+        /// Give up on one HTTP request (a status read, a submission) after this long.
+        public var requestTimeoutSeconds: Double = 15
 
         /// Options for a workload, node URLs and key folder.
         public init(workloadDirectory: String, apiURLs: [String], keysDirectory: String) {
@@ -113,8 +115,13 @@ public final class WorkloadReplay: @unchecked Sendable {
     public func run(log: (String) -> Void = { print($0) }) throws -> Summary {
         let start = Date()
         guard !options.apiURLs.isEmpty else { throw NodeError("no --api URL given") }
-        let clients = try options.apiURLs.map { try makeClient($0, timeoutSeconds: 15) }
-        let status = try getJSON(clients[0], "/v1/status", as: StatusResponse.self)
+        let clients = try options.apiURLs.map { try makeClient($0, timeoutSeconds: options.requestTimeoutSeconds) }
+        let status: StatusResponse
+        do {
+            status = try getJSON(clients[0], "/v1/status", as: StatusResponse.self)
+        } catch NetError.timeout {
+            throw NodeError(clients[0].timeoutSentence("GET /v1/status"))
+        }
         guard let suite = SignatureSuite(rawValue: status.suite) else { throw NodeError("unknown suite \(status.suite)") }
         let heightBefore = status.height
         signer = try RequestSigner.auditor(keysDirectory: options.keysDirectory, chainId: status.chainId)
@@ -235,7 +242,7 @@ public final class WorkloadReplay: @unchecked Sendable {
         let throughput = Double(receiptCount) / commitWindow
 
         // Final state and node agreement.
-        let nodes = try settledNodes(clients)
+        let nodes = try settledNodes(clients, log: log)
         var differences: [String] = []
         var checked = 0
         var statistics: LedgerStatistics?
@@ -342,7 +349,7 @@ public final class WorkloadReplay: @unchecked Sendable {
     func primary(clients: [HTTPClient], status: StatusResponse?) throws -> HTTPClient {
         guard let status = status ?? liveStatus(clients)?.status else { throw NodeError("no node answers /v1/status") }
         guard let address = status.validators.first(where: { $0.id == status.primary })?.apiAddress else { return clients[0] }
-        return try makeClient("http://" + address, timeoutSeconds: 15)
+        return try makeClient("http://" + address, timeoutSeconds: options.requestTimeoutSeconds)
     }
 
     /// The first node that answers, with its status (nodes may be down: a crashed primary, say).
@@ -390,18 +397,34 @@ public final class WorkloadReplay: @unchecked Sendable {
         }
     }
 
-    /// Every node's height and hash, after waiting (bounded) for them to agree.
-    func settledNodes(_ clients: [HTTPClient]) throws -> [NodeSummary] {
+    /// Every node's height and hash, after waiting (bounded) for them to agree; a node that has refused connections for
+    /// `refusedSecondsMax` (not running) is reported unreachable, and said so, instead of waiting the rest of the 30 s for it.
+    func settledNodes(_ clients: [HTTPClient], log: (String) -> Void, refusedSecondsMax: Double = 3) throws -> [NodeSummary] {
         var nodes: [NodeSummary] = []
         let deadline = Date().addingTimeInterval(30)
+        var refusingSince: [Int: Date] = [:]
+        var givenUp: Set<Int> = []
         repeat {
             nodes = clients.enumerated().map { index, client in
-                guard let status = try? getJSON(client, "/v1/status", as: StatusResponse.self) else {
-                    return NodeSummary(id: options.apiURLs[index], height: 0, lastBlockHash: NodeSummary.unreachable)
+                do {
+                    let status = try getJSON(client, "/v1/status", as: StatusResponse.self)
+                    refusingSince[index] = nil
+                    givenUp.remove(index)
+                    return NodeSummary(id: status.nodeId, height: status.height, lastBlockHash: status.lastBlockHash)
+                } catch NetError.system("connect", ECONNREFUSED) {
+                    refusingSince[index] = refusingSince[index] ?? Date()
+                } catch {
+                    refusingSince[index] = nil
                 }
-                return NodeSummary(id: status.nodeId, height: status.height, lastBlockHash: status.lastBlockHash)
+                return NodeSummary(id: options.apiURLs[index], height: 0, lastBlockHash: NodeSummary.unreachable)
             }
-            if Set(nodes.map { "\($0.height)/\($0.lastBlockHash)" }).count == 1 { break }
+            for (index, since) in refusingSince.sorted(by: { $0.key < $1.key })
+            where !givenUp.contains(index) && Date().timeIntervalSince(since) >= refusedSecondsMax {
+                givenUp.insert(index)
+                log("no validator answers at \(options.apiURLs[index]): connection refused; not waiting for it (is it running?)")
+            }
+            let positions = nodes.map { "\($0.height)/\($0.lastBlockHash)" }
+            if Set(positions).count == 1 || Set(positions.indices.filter { !givenUp.contains($0) }.map { positions[$0] }).count <= 1 { break }
             usleep(100_000)
         } while Date() < deadline
         return nodes

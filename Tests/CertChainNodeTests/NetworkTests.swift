@@ -1,9 +1,9 @@
 import CertChainCrypto
 import CertChainModel
-import CertChainNet
 import Foundation
 import XCTest
 
+@testable import CertChainNet
 @testable import CertChainNode
 
 #if canImport(Glibc)
@@ -129,6 +129,40 @@ final class NetworkTests: XCTestCase {
         let errData = err.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
+    }
+
+    /// The replay's closing status round gives up on a validator that refuses connections (not running) after
+    /// `refusedSecondsMax`, says so, and reports it unreachable, instead of waiting 30 s for it to agree.
+    func testReplayDoesNotWaitForAValidatorThatRefusesConnections() throws {
+        let status = StatusResponse(
+            chainId: "c", nodeId: "node0", organization: "o", suite: "sm2sm3", genesisHash: "g", view: 0, primary: "node0",
+            height: 7, lastBlockHash: "abc", validators: [], peersConnected: [], mempool: 0, committedTransactionsSinceStart: 0)
+        let body = try Array(JSONEncoder().encode(status))
+        let server = HTTPServer(host: "127.0.0.1", port: 0, handler: { _ in .json(200, body) })
+        try server.start()
+        defer { server.stop() }
+        let refusing = try freeLoopbackPorts(count: 1)[0]
+        let urls = ["http://127.0.0.1:\(server.boundPort)", "http://127.0.0.1:\(refusing)"]
+        let replay = WorkloadReplay(options: .init(workloadDirectory: "", apiURLs: urls, keysDirectory: ""))
+        let lines = EventLog()
+        let start = Date()
+        let nodes = try replay.settledNodes(try urls.map { try makeClient($0, timeoutSeconds: 5) }, log: { lines.add($0) }, refusedSecondsMax: 0.3)
+        XCTAssertLessThan(Date().timeIntervalSince(start), 5, "waited for a validator that is not running")
+        XCTAssertEqual(nodes, [
+            .init(id: "node0", height: 7, lastBlockHash: "abc"), .init(id: urls[1], height: 0, lastBlockHash: WorkloadReplay.NodeSummary.unreachable),
+        ])
+        XCTAssertEqual(lines.entries, ["no validator answers at \(urls[1]): connection refused; not waiting for it (is it running?)"])
+    }
+
+    /// A replay whose first `GET /v1/status` gets no answer in time says which request, to where, and how long it waited.
+    func testReplayStatusTimeoutIsASentence() throws {
+        let (listener, port) = try Sock.listen(host: "127.0.0.1", port: 0)  // accepts connections (backlog), never answers
+        defer { Sock.closeFd(listener) }
+        var options = WorkloadReplay.Options(workloadDirectory: "", apiURLs: ["http://127.0.0.1:\(port)"], keysDirectory: "")
+        options.requestTimeoutSeconds = 0.3
+        XCTAssertThrowsError(try WorkloadReplay(options: options).run(log: { _ in })) { error in
+            XCTAssertTrue("\(error)".hasPrefix("GET /v1/status to http://127.0.0.1:\(port) timed out: no answer within 0.3 s"), "\(error)")
+        }
     }
 
     /// A backup stopped with SIGSTOP and continued, and another whose data folder is wiped and which restarts
