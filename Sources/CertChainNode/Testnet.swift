@@ -172,15 +172,35 @@ public struct Testnet: Sendable {
         return kill(pid, signal) == 0
     }
 
-    /// Stops validator `index`: SIGTERM, then SIGKILL after `graceSeconds`.
-    public func stopNode(_ index: Int, graceSeconds: Double = 10) {
-        guard let pid = runningPid(index) else { return }
-        kill(pid, SIGTERM)
+    /// Stops validator `index`: SIGTERM, then SIGKILL after `graceSeconds`; see `stopNodes`.
+    @discardableResult
+    public func stopNode(_ index: Int, graceSeconds: Double = 10) -> [Int: Int32] {
+        stopNodes([index], graceSeconds: graceSeconds)
+    }
+
+    /// Stops validators `indices` together: SIGTERM to each, SIGKILL to any still running after `graceSeconds`, then
+    /// waits (at most 5 s more) until each has exited (see `hasExited`). Returns the pids that needed SIGKILL, by index.
+    @discardableResult
+    public func stopNodes(_ indices: [Int], graceSeconds: Double = 10) -> [Int: Int32] {
+        let pids = Dictionary(uniqueKeysWithValues: indices.compactMap { index in runningPid(index).map { (index, $0) } })
+        for pid in pids.values { kill(pid, SIGTERM) }
         let deadline = Date().addingTimeInterval(graceSeconds)
-        while runningPid(index) != nil && Date() < deadline { usleep(20_000) }
-        if runningPid(index) != nil { kill(pid, SIGKILL) }
-        while runningPid(index) != nil && Date() < deadline.addingTimeInterval(5) { usleep(20_000) }
-        try? FileManager.default.removeItem(atPath: nodeDirectory(index) + "/pid")
+        while pids.keys.contains(where: { runningPid($0) != nil }) && Date() < deadline { usleep(20_000) }
+        let killed = pids.filter { runningPid($0.key) != nil }
+        for pid in killed.values { kill(pid, SIGKILL) }
+        let goneBy = Date().addingTimeInterval(5)
+        while !pids.values.allSatisfy(Self.hasExited) && Date() < goneBy { usleep(20_000) }
+        for index in pids.keys { try? FileManager.default.removeItem(atPath: nodeDirectory(index) + "/pid") }
+        return killed
+    }
+
+    /// True once `pid` has exited: reaped here when it is our child, else gone from the process table or a zombie left
+    /// for a parent that has not reaped it yet (an init that never reaps, in some containers); either holds no port or file.
+    static func hasExited(_ pid: Int32) -> Bool {
+        var status: Int32 = 0
+        _ = waitpid(pid, &status, WNOHANG)
+        if kill(pid, 0) != 0 { return errno == ESRCH }
+        return (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8))?.contains(") Z ") ?? false
     }
 
     /// Waits until validator `index` answers `GET /v1/status`; false on timeout.

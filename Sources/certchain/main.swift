@@ -445,12 +445,18 @@ func testnetCommand(_ arguments: Arguments) throws {
             testnet.signalNode(index, SIGKILL)
             print("killed node\(index) (pid \(pid))")
         } else {
-            testnet.stopNode(index)
-            print("stopped node\(index) (pid \(pid))")
+            if testnet.stopNode(index).isEmpty {
+                print("stopped node\(index) (pid \(pid))")
+            } else {
+                print("node\(index) (pid \(pid)) did not stop within 10 s of SIGTERM: killed with SIGKILL")
+            }
         }
     case "down":
         let genesis = try testnet.loadGenesis()
-        for index in genesis.validators.indices { testnet.stopNode(index) }
+        let killed = testnet.stopNodes(Array(genesis.validators.indices))
+        for (index, pid) in killed.sorted(by: { $0.key < $1.key }) {
+            print("node\(index) (pid \(pid)) did not stop within 10 s of SIGTERM: killed with SIGKILL (see \(testnet.nodeDirectory(index))/node.log)")
+        }
         print("stopped \(genesis.validators.count) validators; data left in \(testnet.directory)/node*/")
     case "status":
         let genesis = try testnet.loadGenesis()

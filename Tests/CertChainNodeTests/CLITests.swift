@@ -204,4 +204,33 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(Testnet.faultTolerance(validators: 4), 1)
         XCTAssertEqual(Testnet.faultTolerance(validators: 7), 2)
     }
+
+    /// `testnet down` stops every validator within one grace period (not one each), SIGKILLs and reports those that
+    /// ignore SIGTERM, and returns only once each has left the process table, its pid file removed.
+    func testStopNodesStopsAllTogetherAndWaitsForThemToExit() throws {
+        let testnet = Testnet(directory: try temporaryDirectory())
+        var pids: [Int32] = []
+        for index in 0..<3 {  // node0 stops on SIGTERM; node1 and node2 ignore it
+            try FileManager.default.createDirectory(atPath: testnet.nodeDirectory(index), withIntermediateDirectories: true)
+            let script = index == 0 ? "exec sleep 30" : "trap '' TERM; exec sleep 30"
+            let pid = try spawnDetached(["/bin/sh", "-c", script], logPath: testnet.nodeDirectory(index) + "/node.log")
+            try "\(pid)\n".write(toFile: testnet.nodeDirectory(index) + "/pid", atomically: true, encoding: .utf8)
+            pids.append(pid)
+        }
+        // Each has run its trap (if any) once it is `sleep`.
+        let ready = Date().addingTimeInterval(10)
+        while pids.contains(where: { (try? String(contentsOfFile: "/proc/\($0)/comm", encoding: .utf8)) != "sleep\n" }), Date() < ready {
+            usleep(10_000)
+        }
+        let start = Date()
+        let killed = testnet.stopNodes([0, 1, 2], graceSeconds: 1)
+        let elapsed = Date().timeIntervalSince(start)
+        XCTAssertEqual(killed, [1: pids[1], 2: pids[2]])
+        XCTAssertGreaterThanOrEqual(elapsed, 1)
+        XCTAssertLessThan(elapsed, 1.9, "one grace period for all validators, not one each")
+        for (index, pid) in pids.enumerated() {
+            XCTAssertTrue(kill(pid, 0) != 0 && errno == ESRCH, "node\(index) (pid \(pid)) is still in the process table")
+            XCTAssertFalse(FileManager.default.fileExists(atPath: testnet.nodeDirectory(index) + "/pid"))
+        }
+    }
 }
