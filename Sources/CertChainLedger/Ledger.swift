@@ -134,20 +134,24 @@ public struct Ledger: StateReader, Sendable {
         receipts.reserveCapacity(txs.count)
         for (i, stx) in txs.enumerated() {
             let hash = i < txHashes.count ? txHashes[i] : stx.id(genesis.hashAlgorithm)
-            var exec = Executor(genesis: genesis, tables: tables, overlay: overlay, tx: stx.transaction,
+            // The overlay moves into the executor and back, never shared while written: a shared copy would make
+            // every transaction copy the whole block's writes so far (quadratic in the block's size).
+            var exec = Executor(genesis: genesis, tables: tables, overlay: consume overlay, tx: stx.transaction,
                                 ref: TxReference(txHash: Hex.encode(hash), kind: stx.transaction.kind.rawValue, height: height, index: i,
                                                  effectiveDate: stx.transaction.effectiveDate, signer: stx.transaction.signer),
                                 blockDate: blockDate)
             do {
                 let refund = try exec.run()
-                overlay = exec.overlay
-                overlay.commitPending()
+                exec.overlay.commitPending()
                 receipts.append(Receipt(txHash: hash, result: .ok(refund: refund)))
             } catch let r as Rejection {
+                exec.overlay.discardPending()
                 receipts.append(Receipt(txHash: hash, result: .error(code: r.code, message: r.message)))
             } catch {
+                exec.overlay.discardPending()
                 receipts.append(Receipt(txHash: hash, result: .error(code: .invalidField, message: "\(error)")))
             }
+            overlay = exec.overlay
         }
         let changes = overlay.sortedChanges
         let hash = genesis.hashAlgorithm
@@ -260,10 +264,14 @@ struct Overlay {
 
     mutating func put(_ key: String, record: any StateRecord) { pending[key] = .record(record) }
 
+    /// Makes the current transaction's writes part of the block's.
     mutating func commitPending() {
         for (k, v) in pending { block[k] = v }
         pending = [:]
     }
+
+    /// Forgets the current transaction's writes (it was rejected).
+    mutating func discardPending() { pending = [:] }
 
     /// The block's changes sorted by key, records encoded now (and remembered decoded for the next block).
     var sortedChanges: [(key: String, value: [UInt8]?)] {
