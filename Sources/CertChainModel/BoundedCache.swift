@@ -29,3 +29,18 @@ public final class BoundedCache<Key: Hashable, Value>: @unchecked Sendable {
         }
     }
 }
+
+/// Bytes (a transaction id, a digest) as a dictionary or set key, hashed in one pass over the buffer: `[UInt8]`
+/// itself hashes byte by byte, which shows in profiles where ids are looked up per transaction.
+public struct ByteKey: Hashable, Sendable {
+    /// The bytes.
+    public let bytes: [UInt8]
+
+    /// A key for `bytes`.
+    public init(_ bytes: [UInt8]) { self.bytes = bytes }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(bytes.count)
+        bytes.withUnsafeBytes { hasher.combine(bytes: $0) }
+    }
+}

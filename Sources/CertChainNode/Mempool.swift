@@ -15,8 +15,8 @@ final class Mempool: @unchecked Sendable {
     }
 
     private let lock = NSLock()
-    private var entries: [[UInt8]: Entry] = [:]
-    private var order: [[UInt8]] = []
+    private var entries: [ByteKey: Entry] = [:]
+    private var order: [ByteKey] = []
     private var head = 0
     /// Entries not marked proposed (kept so the proposer's batching check is O(1)).
     private var unproposed = 0
@@ -26,11 +26,12 @@ final class Mempool: @unchecked Sendable {
 
     var count: Int { lock.withLock { entries.count } }
 
-    func contains(_ id: [UInt8]) -> Bool { lock.withLock { entries[id] != nil } }
+    func contains(_ id: [UInt8]) -> Bool { lock.withLock { entries[ByteKey(id)] != nil } }
 
     /// Adds a transaction unless it is here already or `countMax` (default: `capacity`) transactions wait.
     func insert(_ transaction: SignedTransaction, id: [UInt8], countMax: Int? = nil) -> Admission {
-        lock.withLock {
+        let id = ByteKey(id)
+        return lock.withLock {
             if entries[id] != nil { return .duplicate }
             if entries.count >= countMax ?? capacity { return .full }
             entries[id] = Entry(transaction: transaction, proposed: false)
@@ -51,7 +52,7 @@ final class Mempool: @unchecked Sendable {
                     entry.proposed = true
                     entries[id] = entry
                     unproposed -= 1
-                    batch.append((id, entry.transaction))
+                    batch.append((id.bytes, entry.transaction))
                 }
                 index += 1
             }
@@ -81,7 +82,7 @@ final class Mempool: @unchecked Sendable {
     /// Makes transactions proposable again (their proposal did not commit).
     func unpropose(_ ids: [[UInt8]]) {
         lock.withLock {
-            for id in ids where entries[id]?.proposed == true {
+            for id in ids.map(ByteKey.init) where entries[id]?.proposed == true {
                 entries[id]?.proposed = false
                 unproposed += 1
             }
@@ -92,7 +93,7 @@ final class Mempool: @unchecked Sendable {
     func remove(_ ids: [[UInt8]]) {
         lock.withLock {
             for id in ids {
-                if let entry = entries.removeValue(forKey: id), !entry.proposed { unproposed -= 1 }
+                if let entry = entries.removeValue(forKey: ByteKey(id)), !entry.proposed { unproposed -= 1 }
             }
             while head < order.count && entries[order[head]] == nil { head += 1 }
             if head > 4096 && head * 2 > order.count {

@@ -535,9 +535,7 @@ public final class NodeCore: @unchecked Sendable {
         guard transaction.transaction.chainId == genesis.chainId else {
             return .refused(status: 400, code: "wrong-chain", message: "chainId \(transaction.transaction.chainId) is not this chain (\(genesis.chainId))")
         }
-        guard let hex = signerPublicKeyHex(transaction.transaction.signer),
-            let key = keyCache.key(suite: suite, hex: hex)
-        else {
+        guard let key = keyCache.key(suite: suite, signer: transaction.transaction.signer, lookupHex: signerPublicKeyHex) else {
             return .refused(
                 status: 403, code: "unknown-signer",
                 message: "signer \(transaction.transaction.signer) is neither an organization in genesis nor a registered enterprise")
@@ -591,12 +589,11 @@ public final class NodeCore: @unchecked Sendable {
         let batch = mempool.takeForProposal(countMax: genesis.consensus.maxBlockTransactions)
         var transactions: [SignedTransaction] = []
         var ids: [[UInt8]] = []
-        var seen = Set<[UInt8]>()
-        let orderedInFlight = Set(inFlight.flatMap(\.transactionIds))
+        var seen = Set<ByteKey>()
+        let orderedInFlight = Set(inFlight.flatMap(\.transactionIds).map(ByteKey.init))
         var stale: [[UInt8]] = []
-        for (id, transaction) in batch where !seen.contains(id) {
-            seen.insert(id)
-            if orderedInFlight.contains(id) { continue }
+        for (id, transaction) in batch where seen.insert(ByteKey(id)).inserted {
+            if orderedInFlight.contains(ByteKey(id)) { continue }
             if (try? store.transactionLocation(hash: id)) ?? nil != nil {
                 stale.append(id)
                 continue
@@ -705,12 +702,12 @@ public final class NodeCore: @unchecked Sendable {
             return false
         }
         let ids = block.transactions.map { $0.id(hashAlgorithm) }
-        if Set(ids).count != ids.count {
+        if Set(ids.map(ByteKey.init)).count != ids.count {
             log.warn("rejecting proposal \(request.sequence): a transaction appears twice")
             return false
         }
-        let orderedInFlight = Set(inFlight.flatMap(\.transactionIds))
-        for id in ids where orderedInFlight.contains(id) || (try? store.transactionLocation(hash: id)) ?? nil != nil {
+        let orderedInFlight = Set(inFlight.flatMap(\.transactionIds).map(ByteKey.init))
+        for id in ids where orderedInFlight.contains(ByteKey(id)) || (try? store.transactionLocation(hash: id)) ?? nil != nil {
             log.warn("rejecting proposal \(request.sequence): transaction \(Hex.encode(id)) was already ordered")
             return false
         }
@@ -732,7 +729,7 @@ public final class NodeCore: @unchecked Sendable {
     /// Index of the first transaction whose chain, signer or signature is not acceptable; verifies on all cores.
     func firstInvalidSignature(_ transactions: [SignedTransaction], ids: [[UInt8]]) -> Int? {
         let keys = transactions.map { transaction in
-            ledger.publicKeyHex(forSigner: transaction.transaction.signer).flatMap { keyCache.key(suite: suite, hex: $0) }
+            keyCache.key(suite: suite, signer: transaction.transaction.signer, lookupHex: ledger.publicKeyHex(forSigner:))
         }
         let results = ConcurrentSlots<Bool>(count: transactions.count)
         let chainId = genesis.chainId
@@ -966,23 +963,35 @@ struct HostPort {
 /// a transaction reaching it twice — gossiped by one validator after another's proposal carried it — is
 /// verified once. Bounded: it starts over when full (a forgotten id only costs one more verification).
 final class VerifiedTransactions: Sendable {
-    private let ids: BoundedCache<[UInt8], Bool>
+    private let ids: BoundedCache<ByteKey, Bool>
 
     /// An empty set remembering at most `idsMax` ids.
     init(idsMax: Int = 200_000) { ids = BoundedCache(entriesMax: idsMax) }
 
     /// Whether transaction `id` with exactly this `signature` was verified here. The signature is part of the key:
     /// the id covers only the signed bytes, and a copy carrying another signature must be checked on its own.
-    func contains(_ id: [UInt8], signature: [UInt8]) -> Bool { ids[id + signature] != nil }
+    func contains(_ id: [UInt8], signature: [UInt8]) -> Bool { ids[ByteKey(id + signature)] != nil }
 
     /// Remembers that `signature` verified for transaction `id`.
-    func insert(_ id: [UInt8], signature: [UInt8]) { ids[id + signature] = true }
+    func insert(_ id: [UInt8], signature: [UInt8]) { ids[ByteKey(id + signature)] = true }
 }
 
 /// Parsed public keys by hex, so signatures are checked without re-parsing keys each time (admission, block
-/// validation, signed reads).
+/// validation, signed reads), and by signer, so that a transaction's signer is not looked up in state and
+/// decoded from its record each time.
 final class SignerKeyCache: Sendable {
     private let keys = BoundedCache<String, PublicKey>(entriesMax: 100_000)
+    private let signers = BoundedCache<String, PublicKey>(entriesMax: 100_000)
+
+    /// The key of `signer` ("org:…" or "ent:…"), found by `lookupHex` the first time. Only keys found are kept, and
+    /// a found key never goes stale: organization keys come from genesis, and an enterprise's key is fixed when it
+    /// registers (a second registration of the tax id is refused, filing keeps the key).
+    func key(suite: SignatureSuite, signer: String, lookupHex: (String) -> String?) -> PublicKey? {
+        if let key = signers[signer] { return key }
+        guard let hex = lookupHex(signer), let key = key(suite: suite, hex: hex) else { return nil }
+        signers[signer] = key
+        return key
+    }
 
     func key(suite: SignatureSuite, hex: String) -> PublicKey? {
         if let key = keys[hex] { return key }

@@ -16,4 +16,15 @@ final class BoundedCacheTests: XCTestCase {
         cache["c"] = nil
         XCTAssertNil(cache["c"])
     }
+
+    func testByteKeysAreEqualExactlyWhenTheirBytesAre() {
+        var set = Set<ByteKey>()
+        XCTAssertTrue(set.insert(ByteKey([1, 2, 3])).inserted)
+        XCTAssertFalse(set.insert(ByteKey([1, 2, 3])).inserted, "the same bytes are the same key")
+        XCTAssertTrue(set.insert(ByteKey([1, 2])).inserted, "a prefix is another key")
+        XCTAssertTrue(set.insert(ByteKey([])).inserted)
+        XCTAssertTrue(set.insert(ByteKey([3, 2, 1])).inserted)
+        XCTAssertEqual(set.count, 4)
+        XCTAssertEqual(ByteKey([7, 8]).hashValue, ByteKey([7, 8]).hashValue)
+    }
 }

@@ -47,4 +47,30 @@ final class SignatureOnceTests: XCTestCase {
         XCTAssertTrue(set.contains([5], signature: [6]))
         XCTAssertFalse(set.contains([5], signature: [7]))
     }
+
+    func testSignerKeyIsLookedUpOnceAndUnknownSignersAreLookedUpAgain() throws {
+        let (core, fixture) = try Self.makeCore()
+        let organization = fixture.genesis.organizations[0]
+        let cache = SignerKeyCache()
+        var lookups = 0
+        let lookup: (String) -> String? = { signer in
+            lookups += 1
+            return signer == "org:" + organization.id ? organization.publicKey : nil
+        }
+        XCTAssertNotNil(cache.key(suite: fixture.genesis.suite, signer: "org:" + organization.id, lookupHex: lookup))
+        XCTAssertNotNil(cache.key(suite: fixture.genesis.suite, signer: "org:" + organization.id, lookupHex: lookup))
+        XCTAssertEqual(lookups, 1, "a found key is kept")
+        XCTAssertNil(cache.key(suite: fixture.genesis.suite, signer: "ent:91110000000000000X", lookupHex: lookup))
+        XCTAssertNil(cache.key(suite: fixture.genesis.suite, signer: "ent:91110000000000000X", lookupHex: lookup))
+        XCTAssertEqual(lookups, 3, "a signer not found is not remembered: it may register later")
+        // Through admission: a transaction of a signer not registered is refused as unknown, not from a cache.
+        var stranger = fixture.transactions[0]
+        stranger.transaction.signer = "ent:91110000000000000X"
+        if case .refused(let status, let code, _) = core.admit(stranger) {
+            XCTAssertEqual(status, 403)
+            XCTAssertEqual(code, "unknown-signer")
+        } else {
+            XCTFail("an unregistered signer must be refused")
+        }
+    }
 }
