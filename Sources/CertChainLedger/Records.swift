@@ -131,11 +131,10 @@ public struct LedgerStatistics: Sendable, Equatable, Codable {
 
 /// Canonical state value encoding: JSON with sorted keys, no slash escaping, UTF-8 (see docs/ENCODING.md).
 enum StateCodec {
+    /// The canonical bytes of `v`: what Foundation's JSONEncoder writes with sorted keys and unescaped slashes.
     static func encode<T: Encodable>(_ v: T) -> [UInt8] {
-        let e = JSONEncoder()
-        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         // Records are plain structs of strings, ints and bools: encoding cannot fail.
-        return Array((try? e.encode(v)) ?? Data())
+        (try? CanonicalJSON.encode(v)) ?? []
     }
 
     static func decode<T: Decodable>(_ type: T.Type, _ bytes: [UInt8]?) -> T? {
