@@ -362,8 +362,9 @@ public final class Bench: @unchecked Sendable {
         log(String(format: "latency run at %.0f tx/s: %d committed, p50 %.1f ms, p99 %.1f ms, max %.1f ms",
                    halfRate, latencyFigures.committed, latency.p50, latency.p99, latency.max))
         let (wait, round) = (latencySummary(latencyFigures.proposalWaitsMs), latencySummary(latencyFigures.proposalToSeenMs))
-        log(String(format: "latency split: submit → proposal p50 %.1f / p99 %.1f ms; proposal → commit seen p50 %.1f / p99 %.1f ms",
-                   wait.p50, wait.p99, round.p50, round.p99))
+        let admission = latencySummary(latencyFigures.admissionsMs)
+        log(String(format: "latency split: submit → proposal p50 %.1f / p99 %.1f ms (the node's answer p50 %.1f / p99 %.1f ms); "
+                   + "proposal → commit seen p50 %.1f / p99 %.1f ms", wait.p50, wait.p99, admission.p50, admission.p99, round.p50, round.p99))
 
         // Query run: 8 threads on one validator while paced load goes on.
         let queryLines = reader.next(Int(halfRate * options.phaseSeconds))

@@ -358,6 +358,8 @@ struct PhaseFigures {
     /// The same split at the block's proposal (its header timestamp): waiting to be proposed, then the consensus
     /// round, the commit and the tracker seeing it.
     var proposalWaitsMs: [Double] = []
+    /// How long the node took to answer each accepted submission (admission: decoding, the signature check, gossip).
+    var admissionsMs: [Double] = []
     var proposalToSeenMs: [Double] = []
     var firstSubmit = 0.0
     var lastCommit = 0.0
@@ -414,6 +416,11 @@ final class CommitTracker: @unchecked Sendable {
             phase.submitted += 1
             if phase.firstSubmit == 0 || time < phase.firstSubmit { phase.firstSubmit = time }
         }
+    }
+
+    /// Records how long an accepted submission took to be answered.
+    func accepted(afterMs milliseconds: Double) {
+        lock.withLock { phase.admissionsMs.append(milliseconds) }
     }
 
     /// Forgets a submission the node refused.
@@ -536,9 +543,13 @@ struct BenchSubmitter {
                 // Bounded: at most 2,000 attempts (503 mempool-full or a dropped connection).
                 while true {
                     attempts += 1
+                    let sent = benchNow()
                     let response = try? client.request(
                         "POST", "/v1/transactions", body: transaction.encoded, headers: [("Content-Type", "application/octet-stream")])
-                    if let response, response.status < 300 { break }
+                    if let response, response.status < 300 {
+                        tracker.accepted(afterMs: (benchNow() - sent) * 1000)
+                        break
+                    }
                     if attempts < 2000, response == nil || response?.status == 503 {
                         usleep(5_000)
                         continue
