@@ -20,6 +20,8 @@ public final class Node: @unchecked Sendable {
     let core: NodeCore
     let store: ChainStore
     let queue = DispatchQueue(label: "certchain.node.driver")
+    /// Deletes pruned consensus records behind the driver, in order (see `NodeCore.prune`).
+    let pruneQueue = DispatchQueue(label: "certchain.node.prune", qos: .utility)
     var timer: DispatchSourceTimer?
     var transport: PeerTransport?
     var http: HTTPServer?
@@ -64,6 +66,8 @@ public final class Node: @unchecked Sendable {
         }
         self.store = store
         self.created = created
+        let pruneQueue = self.pruneQueue
+        core.pruneExecutor = { work in pruneQueue.async(execute: work) }
     }
 
     var genesis: Genesis { core.genesis }
@@ -162,6 +166,7 @@ public final class Node: @unchecked Sendable {
         }
         http?.stop()
         transport?.stop()
+        pruneQueue.sync {}
         store.close()
     }
 }

@@ -143,6 +143,9 @@ public final class NodeCore: @unchecked Sendable {
     public var network: PeerNetwork?
     /// Called after each block is durably committed (height, block hash); the simulator's checkers use it.
     public var onCommit: (@Sendable (_ height: UInt64, _ blockHash: [UInt8]) -> Void)?
+    /// Runs consensus-log pruning off the driver, in order (a real node's serial queue); nil: at once, in `pump`
+    /// (the simulator, which must stay deterministic).
+    public var pruneExecutor: (@Sendable (@escaping @Sendable () -> Void) -> Void)?
 
     // Driver state (queue only).
     var ledger: Ledger
@@ -318,7 +321,7 @@ public final class NodeCore: @unchecked Sendable {
             }
             if !ready.deletableRecordKeys.isEmpty {
                 // Only what the replica says it no longer needs (prepared certificates back view changes).
-                do { try store.deleteConsensusRecords(keys: ready.deletableRecordKeys) } catch { log.warn("cannot prune the consensus log: \(error)") }
+                prune(ready.deletableRecordKeys)
             }
             for outbound in ready.messages { send(outbound) }
             for entry in ready.committed { applyCommitted(entry) }
@@ -334,6 +337,28 @@ public final class NodeCore: @unchecked Sendable {
             }
         }
     }
+
+    /// Deletes consensus records the replica no longer needs: here and now, or through `pruneExecutor` in chunks
+    /// (a stable checkpoint frees the records of a whole checkpoint interval, blocks included: deleting them in
+    /// one transaction held up consensus for 300–600 ms at every checkpoint). Deleting late is safe: the keys
+    /// belong to sequences below the stable checkpoint or to views left for good, never written again, and a
+    /// restart after a crash ignores such records as it always has (the delete always came after the persist).
+    func prune(_ keys: [String]) {
+        guard let pruneExecutor else {
+            do { try store.deleteConsensusRecords(keys: keys) } catch { log.warn("cannot prune the consensus log: \(error)") }
+            return
+        }
+        let (store, log) = (self.store, self.log)
+        for start in stride(from: 0, to: keys.count, by: Self.pruneChunkKeys) {
+            let chunk = Array(keys[start..<min(start + Self.pruneChunkKeys, keys.count)])
+            pruneExecutor {
+                do { try store.deleteConsensusRecords(keys: chunk) } catch { log.warn("cannot prune the consensus log: \(error)") }
+            }
+        }
+    }
+
+    /// Keys deleted per transaction when pruning in the background (each holds the writer for a few milliseconds).
+    static let pruneChunkKeys = 8
 
     func send(_ outbound: Outbound) {
         var message = outbound.message
