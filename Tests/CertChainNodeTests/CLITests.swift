@@ -12,21 +12,7 @@ import XCTest
 final class CLITests: XCTestCase {
     /// Exit status, stdout and stderr of `certchain arguments…` (run in `directory` when given).
     func certchain(_ arguments: [String], in directory: String? = nil) throws -> (status: Int32, out: String, err: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try NetworkTests.executable())
-        process.arguments = arguments
-        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        let errData = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        XCTAssertEqual(process.terminationReason, .exit, "certchain \(arguments) was killed by a signal: \(String(decoding: errData, as: UTF8.self))")
-        return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
+        try NetworkTests.run(try NetworkTests.executable(), arguments, directory: directory)
     }
 
     /// A fresh temporary folder, removed at teardown.

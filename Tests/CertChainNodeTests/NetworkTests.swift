@@ -109,11 +109,15 @@ final class NetworkTests: XCTestCase {
         XCTAssertTrue(pasted.out.contains("\"format\" : \"certchain-proof/v1\""), pasted.out)
     }
 
-    /// Exit status, stdout and stderr of `executable arguments…`, with `path` first in PATH when given.
-    static func run(_ executable: String, _ arguments: [String], path: String? = nil) throws -> (status: Int32, out: String, err: String) {
+    /// Exit status, stdout and stderr of `executable arguments…` (run in `directory`, with `path` first in PATH, when
+    /// given); a process killed by a signal fails the test.
+    static func run(_ executable: String, _ arguments: [String], path: String? = nil, directory: String? = nil) throws
+        -> (status: Int32, out: String, err: String)
+    {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
+        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
         if let path {
             var environment = ProcessInfo.processInfo.environment
             environment["PATH"] = path + ":" + (environment["PATH"] ?? "/usr/bin:/bin")
@@ -128,6 +132,7 @@ final class NetworkTests: XCTestCase {
         let outData = out.fileHandleForReading.readDataToEndOfFile()
         let errData = err.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
+        XCTAssertEqual(process.terminationReason, .exit, "\(executable) \(arguments) was killed by a signal: \(String(decoding: errData, as: UTF8.self))")
         return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
     }
 
