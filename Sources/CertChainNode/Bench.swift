@@ -89,6 +89,19 @@ public final class Bench: @unchecked Sendable {
     }
 
     /// Everything a run measured (written as bench-results/latest.json).
+    /// Percentiles of the latency run's parts, in milliseconds.
+    public struct LatencySplit: Codable, Sendable {
+        /// Submission to the proposal of the block that carries it.
+        public var submitToProposalP50: Double
+        public var submitToProposalP99: Double
+        /// The node's answer to the submission (admission: decoding, signature check, gossip).
+        public var admissionP50: Double
+        public var admissionP99: Double
+        /// Proposal to the commit seen by the bench (consensus round, commit, the bench's read).
+        public var proposalToCommitSeenP50: Double
+        public var proposalToCommitSeenP99: Double
+    }
+
     public struct Results: Codable, Sendable {
         /// Label of the run (`quick`, `full`, `test`…).
         public var label: String
@@ -136,6 +149,9 @@ public final class Bench: @unchecked Sendable {
         public var latencyRunOfferedPerSecond: Double
         /// Committed transactions per second the latency run achieved.
         public var latencyRunTransactionsPerSecond: Double
+        /// Where the latency run's time went, p50 and p99 each: submit → the block's proposal (of which the node's
+        /// answer to the submission), then proposal → commit seen by the bench.
+        public var latencySplitMs: LatencySplit
         /// Median submit-to-commit latency at full speed (queueing included).
         public var saturatedLatencyMsP50: Double
         /// 99th percentile of the same.
@@ -477,6 +493,9 @@ public final class Bench: @unchecked Sendable {
             cpuSecondsPerTransactionAllValidators: cpuPerTransaction, cpuSecondsPerTransaction: cpuPerTransaction / Double(options.validators),
             overheadRatio: overhead, latencyMsP50: latency.p50, latencyMsP99: latency.p99, latencyMsMax: latency.max,
             latencyRunOfferedPerSecond: halfRate, latencyRunTransactionsPerSecond: latencyFigures.transactionsPerSecond,
+            latencySplitMs: LatencySplit(
+                submitToProposalP50: wait.p50, submitToProposalP99: wait.p99, admissionP50: admission.p50, admissionP99: admission.p99,
+                proposalToCommitSeenP50: round.p50, proposalToCommitSeenP99: round.p99),
             saturatedLatencyMsP50: saturatedLatency.p50, saturatedLatencyMsP99: saturatedLatency.p99, saturatedLatencyMsMax: saturatedLatency.max,
             receiptsOk: totals.ok, receiptsError: totals.errors,
             receiptsErrorExpected: totals.expectedErrors, receiptsUnexpected: totals.unexpected,

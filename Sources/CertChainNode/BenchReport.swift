@@ -16,6 +16,8 @@ public enum BenchReport {
             ("overhead ratio (CPU per tx ÷ one verification)", f(r.overheadRatio, 2)),
             ("latency at full speed p50 / p99 / max", "\(f(r.saturatedLatencyMsP50, 1)) / \(f(r.saturatedLatencyMsP99, 1)) / \(f(r.saturatedLatencyMsMax, 1)) ms"),
             ("latency at half rate p50 / p99 / max", "\(f(r.latencyMsP50, 1)) / \(f(r.latencyMsP99, 1)) / \(f(r.latencyMsMax, 1)) ms (offered \(f(r.latencyRunOfferedPerSecond)) tx/s, got \(f(r.latencyRunTransactionsPerSecond)))"),
+            ("half rate: submit → proposal p50 / p99", "\(f(r.latencySplitMs.submitToProposalP50, 1)) / \(f(r.latencySplitMs.submitToProposalP99, 1)) ms (answer \(f(r.latencySplitMs.admissionP50, 1)) / \(f(r.latencySplitMs.admissionP99, 1)) ms)"),
+            ("half rate: proposal → commit seen p50 / p99", "\(f(r.latencySplitMs.proposalToCommitSeenP50, 1)) / \(f(r.latencySplitMs.proposalToCommitSeenP99, 1)) ms"),
             ("receipts ok / error / refused / never committed", "\(r.receiptsOk) / \(r.receiptsError) / \(r.refused) / \(r.neverCommitted) (\(r.receiptsErrorExpected) errors expected by the workload)"),
             ("receipts the workload did not expect", "\(r.receiptsUnexpected)" + (r.receiptsUnexpectedSamples.isEmpty ? "" : " (" + r.receiptsUnexpectedSamples.prefix(3).joined(separator: "; ") + (r.receiptsUnexpected > 3 ? "; …" : "") + ")")),
             ("error receipts by code", r.receiptErrorCodes.sorted { $0.value > $1.value }.prefix(6).map { "\($0.key) \($0.value)" }.joined(separator: ", ")),

@@ -62,7 +62,7 @@ final class BenchTests: XCTestCase {
         for field in [
             "suite", "validators", "transactionsPerSecond", "physicalLimitTransactionsPerSecond", "overheadRatio", "latencyMsP50",
             "latencyMsP99", "bytesPerTransaction", "growth", "catchUpRatio", "queriesPerSecond", "queryLatencyMsP99", "commit", "date",
-            "loadAverageBefore", "loadAverageAfter", "targets", "receiptsUnexpected", "receiptsUnexpectedSamples",
+            "loadAverageBefore", "loadAverageAfter", "targets", "receiptsUnexpected", "receiptsUnexpectedSamples", "latencySplitMs",
         ] {
             XCTAssertNotNil(json[field], "latest.json lacks \(field)")
         }
