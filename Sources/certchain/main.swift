@@ -324,6 +324,19 @@ func createOptions(_ arguments: Arguments) throws -> Testnet.CreateOptions {
 }
 
 /// Warns on stderr when `validators` tolerate no faulty validator (fewer than 4: f = 0).
+/// Says on stderr that a new genesis lets effective dates go unchecked (`historicalImport`, as the shipped template
+/// has it for replaying past workloads), which a live network must not: any signer could backdate past a deadline.
+func warnIfHistoricalImport(_ genesis: Genesis) {
+    guard genesis.historicalImport else { return }
+    FileHandle.standardError.write(Data("""
+        certchain: note: this genesis has "historicalImport": true (as genesis/template.json ships, to replay past \
+        workloads such as the 2021 pilot): effective dates are not checked against block dates, so a signer can \
+        backdate a transaction past its deadlines; set it to false in the template for a live network
+
+        """.utf8))
+}
+
+/// Says on stderr that `validators` tolerate no faulty validator.
 func warnIfNoFaultTolerance(_ validators: Int) {
     guard Testnet.faultTolerance(validators: validators) == 0 else { return }
     FileHandle.standardError.write(Data("""
@@ -345,6 +358,7 @@ func genesisCommand(_ arguments: Arguments) throws {
     }
     let genesis = try testnet.create(try createOptions(arguments))
     warnIfNoFaultTolerance(genesis.validators.count)
+    warnIfHistoricalImport(genesis)
     print("wrote \(testnet.genesisPath) (chain \(genesis.chainId), \(genesis.validators.count) validators) and keys in \(testnet.keysDirectory)/")
 }
 
@@ -415,6 +429,7 @@ func testnetCommand(_ arguments: Arguments) throws {
         }
         let genesis = try testnet.create(try createOptions(arguments))
         warnIfNoFaultTolerance(genesis.validators.count)
+        warnIfHistoricalImport(genesis)
         for index in genesis.validators.indices { try testnet.startNode(index, executable: executable) }
         try waitServing(testnet, genesis)
         let urls = genesis.validators.map { "http://\($0.apiAddress)" }

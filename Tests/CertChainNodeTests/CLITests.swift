@@ -189,6 +189,29 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(Testnet.faultTolerance(validators: 3), 0)
         XCTAssertEqual(Testnet.faultTolerance(validators: 4), 1)
         XCTAssertEqual(Testnet.faultTolerance(validators: 7), 2)
+        XCTAssertTrue(result.err.contains(#""historicalImport": true"#) && result.err.contains("backdate"),
+                      "a genesis that leaves effective dates unchecked says so: \(result.err)")
+    }
+
+    /// `scripts/demo` with a bad option stops before it builds anything or removes the previous demo-network/.
+    func testDemoChecksItsOptionsBeforeRemovingThePreviousNetwork() throws {
+        let root = NetworkTests.repositoryRoot
+        let network = root.appendingPathComponent("demo-network").path
+        let marker = network + "/certchain-test-marker-\(UUID().uuidString)"
+        let existed = FileManager.default.fileExists(atPath: network)
+        try FileManager.default.createDirectory(atPath: network, withIntermediateDirectories: true)
+        XCTAssertTrue(FileManager.default.createFile(atPath: marker, contents: Data()))
+        defer { try? FileManager.default.removeItem(atPath: existed ? marker : network) }
+        let demo = root.appendingPathComponent("scripts/demo").path
+        for (arguments, wording) in [
+            (["--suite", "sm3"], "use sm2-sm3 or ed25519-sha256"), (["--workload", "samples/nope"], "has no reference.json"),
+            (["--validators", "x"], "a whole number"),
+        ] {
+            let result = try NetworkTests.run("/bin/bash", [demo] + arguments)
+            XCTAssertEqual(result.status, 2, "\(arguments): \(result.err)")
+            XCTAssertTrue(result.err.contains(wording), "\(arguments): \(result.err)")
+            XCTAssertTrue(FileManager.default.fileExists(atPath: marker), "\(arguments) removed the previous demo-network/")
+        }
     }
 
     /// `testnet down` stops every validator within one grace period (not one each), SIGKILLs and reports those that
