@@ -15,8 +15,15 @@ public enum ProvenanceTrace {
         struct History: Decodable { var entries: [HistoryEntry] }
         let history = try decoder.decode(History.self, from: Data(try get("/v1/certificates/\(number)/history")))
         var blocks: [UInt64: BlockResponse] = [:]
-        for height in Set(history.entries.map(\.height)).sorted() {
-            blocks[height] = try decoder.decode(BlockResponse.self, from: Data(try get("/v1/blocks/\(height)?receipts=true&transactions=true")))
+        // Blocks give commit times, signers and bodies; an enterprise may not read them (organizations and auditors
+        // only): the trace then goes on without those details and says why.
+        var blocksUnreadable: String?
+        for height in Set(history.entries.map(\.height)).sorted() where blocksUnreadable == nil {
+            do {
+                blocks[height] = try decoder.decode(BlockResponse.self, from: Data(try get("/v1/blocks/\(height)?receipts=true&transactions=true")))
+            } catch {
+                blocksUnreadable = "\(error)"
+            }
         }
         var out: [String] = []
         out.append("provenance of certificate \(number): \(PaperForm.statusNames[certificate.status] ?? certificate.status)")
@@ -25,6 +32,9 @@ public enum ProvenanceTrace {
             out.append(
                 "  line \(line.lineNo): declaration \(line.declarationNo) item \(line.itemNo), \(line.goodsName) \(line.quantity) \(line.unit), "
                     + "\(line.currency) \(line.fob); claim pending \(line.claimPending), consumed \(line.consumed), remaining \(line.remaining)")
+        }
+        if let blocksUnreadable {
+            out.append("  (without block details — commit times, signers, bodies, refund lines: \(blocksUnreadable))")
         }
         for entry in history.entries {
             out.append("")

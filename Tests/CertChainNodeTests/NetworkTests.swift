@@ -88,6 +88,14 @@ final class NetworkTests: XCTestCase {
         {
             XCTAssertTrue(trace.contains(expected), "trace lacks \(expected):\n\(trace)")
         }
+        // Read as an enterprise, which may not read blocks: the steps are still traced, without block details.
+        let withoutBlocks = try ProvenanceTrace.render(number: "440300202100000001") { path in
+            if path.hasPrefix("/v1/blocks/") { throw NodeError("GET \(path): HTTP 403 organizations and auditors only") }
+            return try get(path)
+        }
+        for expected in ["without block details", "organizations and auditors only", "recordDeclaration", "claimRefund", "proof: certchain get"] {
+            XCTAssertTrue(withoutBlocks.contains(expected), "trace without blocks lacks \(expected):\n\(withoutBlocks)")
+        }
         let revoked = try ProvenanceTrace.render(number: "440300202100000004", get: get)
         XCTAssertTrue(revoked.contains("revoked: ") && revoked.contains("replaced by certificate 4403002021"), revoked)
 
