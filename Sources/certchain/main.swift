@@ -17,7 +17,7 @@ let usage = """
       certchain genesis create --dir DIR [--template genesis/template.json] [--reference reference.json] [--force]
                                [--validators 4] [--suite sm2-sm3|ed25519-sha256] [--base-port P]
       certchain node --genesis genesis.json --id node0 --key node0.pem --data DIR [--log-level info]
-      certchain testnet up --dir DIR [--validators 4] [--suite S] [--template FILE] [--reference FILE] [--base-port P]
+      certchain testnet up --dir DIR [--validators 4] [--suite S] [--template FILE] [--reference FILE] [--base-port P] [--quiet-urls]
       certchain testnet down --dir DIR
       certchain testnet status --dir DIR
       certchain testnet start --dir DIR [--node I]        (re)start stopped validators
@@ -468,11 +468,14 @@ func testnetCommand(_ arguments: Arguments) throws {
         }
     case "down":
         let genesis = try testnet.loadGenesis()
+        let running = genesis.validators.indices.filter { testnet.runningPid($0) != nil }
         let killed = testnet.stopNodes(Array(genesis.validators.indices))
         for (index, pid) in killed.sorted(by: { $0.key < $1.key }) {
             print("node\(index) (pid \(pid)) did not stop within 10 s of SIGTERM: killed with SIGKILL (see \(testnet.nodeDirectory(index))/node.log)")
         }
-        print("stopped \(genesis.validators.count) validators; data left in \(testnet.directory)/node*/")
+        print(running.isEmpty
+            ? "no validator was running; data left in \(testnet.directory)/node*/"
+            : "stopped \(running.count) of \(genesis.validators.count) validators; data left in \(testnet.directory)/node*/")
     case "status":
         let genesis = try testnet.loadGenesis()
         for (index, validator) in genesis.validators.enumerated() {

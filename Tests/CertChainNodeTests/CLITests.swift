@@ -191,6 +191,9 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(Testnet.faultTolerance(validators: 7), 2)
         XCTAssertTrue(result.err.contains(#""historicalImport": true"#) && result.err.contains("backdate"),
                       "a genesis that leaves effective dates unchecked says so: \(result.err)")
+        let down = try certchain(["testnet", "down", "--dir", directory + "/net"])
+        XCTAssertEqual(down.status, 0, down.err)
+        XCTAssertTrue(down.out.contains("no validator was running"), "testnet down with nothing running says so: \(down.out)")
     }
 
     /// `scripts/demo` with a bad option stops before it builds anything or removes the previous demo-network/.
