@@ -13,7 +13,12 @@ func simulateCommand(_ arguments: Arguments) throws -> Int32 {
     let transactions = try arguments.int("transactions", default: 120, atLeast: 1)
     let twins = try arguments.int("twins", default: 0, atLeast: 0)
     var onlySeed: UInt64?
-    if let text = ProcessInfo.processInfo.environment["CERTCHAIN_SIM_SEED"], let seed = UInt64(text) { onlySeed = seed }
+    if let text = ProcessInfo.processInfo.environment["CERTCHAIN_SIM_SEED"] {
+        guard let seed = UInt64(text) else {
+            throw CLIError(description: "CERTCHAIN_SIM_SEED=\(text): a seed is a whole number ≥ 0 (unset it to run --seeds seeds)")
+        }
+        onlySeed = seed
+    }
     let fixture = try SimulationFixture(workloadDirectory: workload, validators: validators, transactionCount: transactions)
     let list: [UInt64] = onlySeed.map { [$0] } ?? (0..<UInt64(seeds)).map { firstSeed + $0 }
     var failed: [UInt64] = []

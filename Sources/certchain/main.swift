@@ -24,7 +24,7 @@ let usage = """
       certchain testnet stop --dir DIR --node I [--kill]   stop one validator (SIGTERM, or SIGKILL)
       certchain workload generate --certificates N --seed S [--bad-rate F] [--max-principals P] OUT
       certchain replay WORKLOAD_DIR --api URL[,URL…] [--keys DIR] [--report FILE.json] [--limit N]
-      certchain simulate [--seeds N] [--first-seed S] [--validators 4|7] [--workload DIR] [--transactions N]
+      certchain simulate [--seeds N] [--first-seed S] [--validators 4…16] [--workload DIR] [--transactions N]
                          [--twins K] [--primary-faults] [--verbose]   seeded whole-cluster simulation
                          (CERTCHAIN_SIM_SEED=N replays one seed exactly)
       certchain submit --api URL --key FILE.pem --signer org:ID|ent:TAXID --kind KIND --body JSON|@FILE

@@ -172,6 +172,9 @@ final class CLITests: XCTestCase {
         }
         let usage = try certchain(["status", "--bogus"])
         XCTAssertTrue(usage.err.contains("certchain status --api URL"), "a usage error shows the command's usage: \(usage.err)")
+        let seed = try NetworkTests.run("/usr/bin/env", ["CERTCHAIN_SIM_SEED=abc", try NetworkTests.executable(), "simulate", "--seeds", "1"])
+        XCTAssertNotEqual(seed.status, 0, "a seed that is not a number is not ignored: \(seed.out)")
+        XCTAssertTrue(seed.err.contains("CERTCHAIN_SIM_SEED=abc: a seed is a whole number"), seed.err)
     }
 
     /// `genesis create` with fewer than 4 validators warns that f = 0 but still writes the network.
