@@ -1,7 +1,7 @@
 import CertChainNode
 import Foundation
 
-/// `certchain workload generate --certificates N --seed S [--bad-rate F] [--max-principals P] OUT`.
+/// `certchain workload generate --certificates N [--seed S] [--bad-rate F] [--max-principals P] [--force] OUT`.
 func workloadCommand(_ arguments: Arguments) throws {
     guard arguments.positional.first == "generate" else { throw CLIError(description: "workload: use `workload generate`", usage: true) }
     guard arguments.positional.count == 2 else { throw CLIError(description: "workload generate: OUT directory is required", usage: true) }
@@ -18,6 +18,13 @@ func workloadCommand(_ arguments: Arguments) throws {
     }
     options.principalCap = try arguments.int("max-principals", default: options.principalCap, atLeast: 1)
     let out = URL(fileURLWithPath: arguments.positional[1])
+    var isDirectory: ObjCBool = false
+    if FileManager.default.fileExists(atPath: out.path, isDirectory: &isDirectory) {
+        guard isDirectory.boolValue else { throw CLIError(description: "workload generate: \(out.path) is a file, not a folder") }
+        if FileManager.default.fileExists(atPath: out.appendingPathComponent("transactions.jsonl").path) && !arguments.flags.contains("force") {
+            throw CLIError(description: "workload generate: \(out.path) already holds a workload; pass --force to replace it")
+        }
+    }
     let start = Date()
     let summary = try WorkloadGenerator(options: options).write(to: out)
     let seconds = Date().timeIntervalSince(start)

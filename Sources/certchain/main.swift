@@ -22,7 +22,7 @@ let usage = """
       certchain testnet status --dir DIR
       certchain testnet start --dir DIR [--node I]        (re)start stopped validators
       certchain testnet stop --dir DIR --node I [--kill]   stop one validator (SIGTERM, or SIGKILL)
-      certchain workload generate --certificates N --seed S [--bad-rate F] [--max-principals P] OUT
+      certchain workload generate --certificates N [--seed S] [--bad-rate F] [--max-principals P] [--force] OUT
       certchain replay WORKLOAD_DIR --api URL[,URL…] [--keys DIR] [--report FILE.json] [--limit N]
       certchain simulate [--seeds N] [--first-seed S] [--validators 4…16] [--workload DIR] [--transactions N]
                          [--twins K] [--primary-faults] [--verbose]   seeded whole-cluster simulation
@@ -79,7 +79,7 @@ struct CommandSpec {
         "testnet status": CommandSpec(options: ["dir"]),
         "testnet start": CommandSpec(options: ["dir", "node"]),
         "testnet stop": CommandSpec(options: ["dir", "node"], flags: ["kill"]),
-        "workload generate": CommandSpec(options: ["certificates", "seed", "bad-rate", "max-principals"]),
+        "workload generate": CommandSpec(options: ["certificates", "seed", "bad-rate", "max-principals"], flags: ["force"]),
         "replay": CommandSpec(options: ["api", "keys", "report", "limit"]),
         "simulate": CommandSpec(
             options: ["seeds", "first-seed", "validators", "workload", "transactions", "twins"], flags: ["primary-faults", "verbose"]),

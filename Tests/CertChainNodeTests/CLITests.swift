@@ -199,6 +199,19 @@ final class CLITests: XCTestCase {
         XCTAssertTrue(down.out.contains("no validator was running"), "testnet down with nothing running says so: \(down.out)")
     }
 
+    /// `workload generate` does not replace a workload without --force, nor write into a file.
+    func testWorkloadGenerateKeepsAnExistingWorkload() throws {
+        let directory = try temporaryDirectory()
+        let out = directory + "/w"
+        XCTAssertEqual(try certchain(["workload", "generate", "--certificates", "2", out]).status, 0)
+        let again = try certchain(["workload", "generate", "--certificates", "2", out])
+        XCTAssertEqual(again.status, 1, again.err)
+        XCTAssertTrue(again.err.contains("already holds a workload; pass --force to replace it"), again.err)
+        XCTAssertEqual(try certchain(["workload", "generate", "--certificates", "2", "--force", out]).status, 0)
+        let file = try certchain(["workload", "generate", "--certificates", "2", out + "/transactions.jsonl"])
+        XCTAssertTrue(file.err.contains("is a file, not a folder"), file.err)
+    }
+
     /// `scripts/demo` with a bad option stops before it builds anything or removes the previous demo-network/.
     func testDemoChecksItsOptionsBeforeRemovingThePreviousNetwork() throws {
         let root = NetworkTests.repositoryRoot
