@@ -58,7 +58,9 @@ public final class WorkloadReplay: @unchecked Sendable {
         public var mismatches: Int
         /// First mismatches, described.
         public var mismatchDetails: [String]
-        /// Whether every certificate's status and consumption, and the totals, equal expected.json.
+        /// Whether the final state was compared with expected.json (not after a partial, `limit`ed replay).
+        public var stateCompared: Bool
+        /// Whether every certificate's status and consumption, and the totals, equal expected.json (false when not compared).
         public var stateMatchesExpected: Bool
         /// First differences from expected.json, described.
         public var stateDifferences: [String]
@@ -255,7 +257,8 @@ public final class WorkloadReplay: @unchecked Sendable {
         return Summary(
             workload: options.workloadDirectory, submitted: total, receipts: receiptCount, matched: matched,
             mismatches: details.count, mismatchDetails: Array(details.prefix(50)),
-            stateMatchesExpected: total == prepared.count && differences.isEmpty, stateDifferences: Array(differences.prefix(50)),
+            stateCompared: total == prepared.count, stateMatchesExpected: total == prepared.count && differences.isEmpty,
+            stateDifferences: Array(differences.prefix(50)),
             certificatesChecked: checked, refundTotal: statistics?.refundTotal ?? "", exemptCreditTotal: statistics?.exemptCreditTotal ?? "",
             nodes: nodes, nodesAgree: agree, transactionsPerSecond: throughput,
             latencyMsP50: percentile(latencies, 0.50), latencyMsP99: percentile(latencies, 0.99), latencyMsMax: latencies.last ?? 0,

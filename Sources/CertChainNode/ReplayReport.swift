@@ -8,8 +8,12 @@ public enum ReplayReport {
         lines.append("== replay of \(summary.workload)")
         lines.append("receipts:            \(summary.receipts) of \(summary.submitted) submitted; matched \(summary.matched), mismatched \(summary.mismatches)")
         for detail in summary.mismatchDetails.prefix(10) { lines.append("  mismatch: \(detail)") }
-        lines.append(
-            "final state:         \(summary.stateMatchesExpected ? "matches" : "DIFFERS FROM") expected.json (\(summary.certificatesChecked) certificates checked)")
+        if summary.stateCompared {
+            lines.append(
+                "final state:         \(summary.stateMatchesExpected ? "matches" : "DIFFERS FROM") expected.json (\(summary.certificatesChecked) certificates checked)")
+        } else {
+            lines.append("final state:         not compared (--limit: a partial replay)")
+        }
         for difference in summary.stateDifferences.prefix(10) { lines.append("  difference: \(difference)") }
         lines.append("refund total:        \(summary.refundTotal) CNY; exempt-credit total \(summary.exemptCreditTotal) CNY")
         let unreachable = summary.nodes.filter { $0.lastBlockHash == WorkloadReplay.NodeSummary.unreachable }

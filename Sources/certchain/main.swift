@@ -519,7 +519,8 @@ func replayCommand(_ arguments: Arguments) throws -> Int32 {
         try encoder.encode(summary).write(to: URL(fileURLWithPath: report))
         print("summary written to \(report)")
     }
-    return summary.mismatches == 0 && summary.stateMatchesExpected && summary.nodesAgree ? 0 : 1
+    // A partial replay (--limit) leaves the state short of expected.json: only its receipts (and the nodes) decide.
+    return summary.mismatches == 0 && (summary.stateMatchesExpected || !summary.stateCompared) && summary.nodesAgree ? 0 : 1
 }
 
 /// `certchain submit …`: signs one transaction with `--key` and posts it.

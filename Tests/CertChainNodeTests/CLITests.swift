@@ -45,6 +45,18 @@ final class CLITests: XCTestCase {
         XCTAssertTrue(missing.err.contains("no testnet in \(testnet.directory)-nonexistent (run certchain testnet up --dir"), missing.err)
     }
 
+    /// `replay --limit 20` on a fresh network: exit 0 on its 20 matching receipts, and the final state is said not to be compared
+    /// (expected.json describes the whole workload).
+    func testPartialReplayIsNotCompared() throws {
+        let (testnet, genesis) = try makeTestnet()
+        let workload = NetworkTests.repositoryRoot.appendingPathComponent("samples/small").path
+        let api = genesis.validators.map { "http://\($0.apiAddress)" }.joined(separator: ",")
+        let partial = try certchain(["replay", workload, "--api", api, "--keys", testnet.keysDirectory, "--limit", "20"])
+        XCTAssertEqual(partial.status, 0, partial.out + partial.err)
+        XCTAssertTrue(partial.out.contains("receipts:            20 of 20 submitted; matched 20, mismatched 0"), partial.out)
+        XCTAssertTrue(partial.out.contains("final state:         not compared (--limit: a partial replay)\n"), partial.out)
+    }
+
     /// `node --data X` with X a file (or under one) says so in a sentence; a start that fails (unknown validator, port in
     /// use) removes the folders and database it created and leaves an existing folder as it was.
     func testNodeDataFolderProblemsAreExplainedAndLeaveNothingBehind() throws {
