@@ -131,14 +131,11 @@ public final class WorkloadReplay: @unchecked Sendable {
         log("chain \(status.chainId) (\(suite.rawValue)), \(status.validators.count) validators, primary \(status.primary), height \(heightBefore)")
         let prepared = try prepare(chainId: status.chainId, suite: suite, log: log)
         let total = options.limit.map { min($0, prepared.count) } ?? prepared.count
-        // Organizations' transactions are the same bytes on every run (enterprise registrations carry fresh keys).
-        if heightBefore > 0, let first = prepared.first(where: { $0.signer.hasPrefix("org:") && $0.registersTaxId == nil }),
-            let height = committedHeight(of: first.id, on: clients[0])
-        {
-            // Receipts are read from the blocks the replay adds; a workload already on chain would wait forever.
+        if heightBefore > 0, let evidence = alreadyOnChain(prepared.prefix(total), client: clients[0]) {
+            // Receipts are read from the blocks the replay adds; a workload already on chain would wait forever, and one
+            // partly on chain (an earlier --limit run) would register its enterprises again with other keys.
             throw NodeError(
-                "this chain already holds the workload (its first transaction committed in block \(height)); replay it on a fresh "
-                    + "network (certchain testnet up --dir NEW_DIR …)")
+                "this chain already holds the workload (\(evidence)); replay it on a fresh network (certchain testnet up --dir NEW_DIR …)")
         }
         log("signed \(prepared.count) transactions in \(String(format: "%.1f", Date().timeIntervalSince(start))) s; submitting \(total)")
 
@@ -331,6 +328,23 @@ public final class WorkloadReplay: @unchecked Sendable {
     }
 
     // MARK: - Talking to nodes
+
+    /// Why the chain behind `client` already holds (part of) the workload, or nil: the first enterprise the workload
+    /// registers is registered (registrations carry fresh keys, so they are never the same bytes twice), or its first
+    /// organization transaction that registers nothing (the same bytes on every run) is committed.
+    func alreadyOnChain<C: Collection>(_ prepared: C, client: HTTPClient) -> String? where C.Element == Prepared {
+        if let first = prepared.first(where: { $0.registersTaxId != nil }), let taxId = first.registersTaxId,
+            let record = try? getJSON(client, "/v1/enterprises/\(taxId)", as: EnterpriseRecord.self)
+        {
+            return "enterprise \(taxId), which its transaction \(first.seq) registers, was registered in block \(record.registered.height)"
+        }
+        if let first = prepared.first(where: { $0.signer.hasPrefix("org:") && $0.kind != TransactionKind.registerEnterprise.rawValue }),
+            let height = committedHeight(of: first.id, on: client)
+        {
+            return "its transaction \(first.seq) committed in block \(height)"
+        }
+        return nil
+    }
 
     /// The height at which transaction `id` committed on `client`'s node, or nil (pending, unknown, unreadable).
     func committedHeight(of id: [UInt8], on client: HTTPClient) -> UInt64? {

@@ -46,8 +46,10 @@ final class CLITests: XCTestCase {
     }
 
     /// `replay --limit 20` on a fresh network: exit 0 on its 20 matching receipts, and the final state is said not to be compared
-    /// (expected.json describes the whole workload).
-    func testPartialReplayIsNotCompared() throws {
+    /// (expected.json describes the whole workload). A second, full replay on that chain is refused at once, before it
+    /// registers the enterprises again under other keys (which made everything after fail with bad-signature); samples/small
+    /// starts with 24 registrations, so the partial run committed nothing but registrations.
+    func testPartialReplayIsNotComparedAndASecondReplayIsRefused() throws {
         let (testnet, genesis) = try makeTestnet()
         let workload = NetworkTests.repositoryRoot.appendingPathComponent("samples/small").path
         let api = genesis.validators.map { "http://\($0.apiAddress)" }.joined(separator: ",")
@@ -55,6 +57,11 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(partial.status, 0, partial.out + partial.err)
         XCTAssertTrue(partial.out.contains("receipts:            20 of 20 submitted; matched 20, mismatched 0"), partial.out)
         XCTAssertTrue(partial.out.contains("final state:         not compared (--limit: a partial replay)\n"), partial.out)
+        let again = try certchain(["replay", workload, "--api", api, "--keys", testnet.keysDirectory])
+        XCTAssertEqual(again.status, 1, again.out + again.err)
+        XCTAssertTrue(again.err.contains("certchain: this chain already holds the workload (enterprise "), again.err)
+        XCTAssertTrue(again.err.contains("); replay it on a fresh network (certchain testnet up --dir NEW_DIR …)"), again.err)
+        XCTAssertFalse(again.out.contains("submitted"), again.out)
     }
 
     /// `node --data X` with X a file (or under one) says so in a sentence; a start that fails (unknown validator, port in
