@@ -60,6 +60,15 @@ public final class HTTPClient: @unchecked Sendable {
             + "or stuck: see its node.log; `certchain testnet status --dir DIR` shows each validator's state)"
     }
 
+    /// A sentence for no process listening at `server` (a base URL; nil: the address is unknown): the connection was refused.
+    public static func refusedSentence(_ server: String?) -> String {
+        "no validator answers at \(server ?? "the given address"): connection refused; is it running? "
+            + "(`certchain testnet status --dir DIR` shows which validators run; `certchain testnet start --dir DIR` starts them)"
+    }
+
+    /// `refusedSentence` for this client's server.
+    public var refusedSentence: String { Self.refusedSentence("http://\(host):\(port)") }
+
     /// Closes the kept-alive connection (the next request reconnects).
     public func close() {
         lock.lock()

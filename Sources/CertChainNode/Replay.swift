@@ -161,7 +161,9 @@ public final class WorkloadReplay: @unchecked Sendable {
                     response = try primaryClient.request("POST", "/v1/transactions", body: tx.json, headers: [("Content-Type", "application/json")])
                 } catch {
                     // The node is gone (a crashed primary): any live validator accepts and passes it on to all.
-                    guard attempts < 600 else { throw NodeError("cannot submit transaction \(tx.seq): \(error)") }
+                    guard attempts < 600 else {
+                        throw NodeError("cannot submit transaction \(tx.seq): \(Self.submissionFailure(error, to: primaryClient))")
+                    }
                     usleep(100_000)
                     primaryClient = liveStatus(clients)?.client ?? primaryClient
                     // The dead node may have taken transactions it accepted but had not yet passed on: offer every
@@ -344,6 +346,15 @@ public final class WorkloadReplay: @unchecked Sendable {
             return "its transaction \(first.seq) committed in block \(height)"
         }
         return nil
+    }
+
+    /// Why a submission to `client` failed, in a sentence: no validator listening (all gone), no answer in time, or the error.
+    static func submissionFailure(_ error: Error, to client: HTTPClient) -> String {
+        switch error {
+        case NetError.system("connect", ECONNREFUSED): return client.refusedSentence
+        case NetError.timeout: return client.timeoutSentence("POST /v1/transactions")
+        default: return describe(error)
+        }
     }
 
     /// The height at which transaction `id` committed on `client`'s node, or nil (pending, unknown, unreadable).

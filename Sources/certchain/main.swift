@@ -666,8 +666,7 @@ func userMessage(_ error: Error) -> String {
         }
         return "cannot resolve host \(text)"
     case NetError.system("connect", ECONNREFUSED):
-        return "no validator answers at\(server.isEmpty ? " the given address" : server): connection refused; is it running? "
-            + "(`certchain testnet status --dir DIR` shows which validators run; `certchain testnet start --dir DIR` starts them)"
+        return HTTPClient.refusedSentence(server.isEmpty ? nil : String(server.dropFirst()))
     case NetError.system("connect", let code):
         return "cannot connect to\(server.isEmpty ? " the server" : server): \(reason(code))"
     case NetError.system("bind", let code):

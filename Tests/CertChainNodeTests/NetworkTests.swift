@@ -165,6 +165,14 @@ final class NetworkTests: XCTestCase {
             .init(id: "node0", height: 7, lastBlockHash: "abc"), .init(id: urls[1], height: 0, lastBlockHash: WorkloadReplay.NodeSummary.unreachable),
         ])
         XCTAssertEqual(lines.entries, ["no validator answers at \(urls[1]): connection refused; not waiting for it (is it running?)"])
+        // A submission that finds no validator at all (every one gone) says so in the CLI's sentence, not as an errno.
+        let gone = try makeClient(urls[1], timeoutSeconds: 5)
+        XCTAssertThrowsError(try gone.request("POST", "/v1/transactions", body: [])) { error in
+            XCTAssertEqual(
+                WorkloadReplay.submissionFailure(error, to: gone),
+                "no validator answers at \(urls[1]): connection refused; is it running? (`certchain testnet status --dir DIR` shows which "
+                    + "validators run; `certchain testnet start --dir DIR` starts them)")
+        }
     }
 
     /// A replay whose first `GET /v1/status` gets no answer in time says which request, to where, and how long it waited.
