@@ -217,8 +217,9 @@ func client(_ arguments: Arguments) throws -> HTTPClient {
     }
 }
 
-/// GET that returns the body, or throws with the API's error message; signed when a signer is given.
-func get(_ client: HTTPClient, _ path: String, signer: RequestSigner? = nil) throws -> [UInt8] {
+/// GET that returns the body, or throws with the API's error message; signed when a signer is given. `defaultKeys` names
+/// the folder the signer's key came from when `--keys` was not given (a 401 then says that folder signed).
+func get(_ client: HTTPClient, _ path: String, signer: RequestSigner? = nil, defaultKeys: String? = nil) throws -> [UInt8] {
     let response: HTTPResponse
     do {
         response = try client.request("GET", path, headers: try signer?.headers(method: "GET", target: path) ?? [])
@@ -226,7 +227,15 @@ func get(_ client: HTTPClient, _ path: String, signer: RequestSigner? = nil) thr
         throw CLIError(description: client.timeoutSentence("GET \(path)"))
     }
     guard response.status == 200 else {
-        let hint = response.status == 401 && signer == nil ? " (pass --keys DIR, or --key FILE --identity ID, to sign the request)" : ""
+        var hint = ""
+        if response.status == 401 {
+            if signer == nil {
+                hint = " (pass --keys DIR, or --key FILE --identity ID, to sign the request)"
+            } else if let defaultKeys {
+                hint = " (without --keys the request was signed with the auditor key in \(defaultKeys), which may belong to another network; "
+                    + "pass --keys DIR naming this network's keys folder, e.g. net/keys after `certchain testnet up --dir net`)"
+            }
+        }
         throw CLIError(description: "GET \(path): HTTP \(response.status) \(String(decoding: response.body, as: UTF8.self))\(hint)")
     }
     return response.body
@@ -253,6 +262,15 @@ func keysDirectory(_ arguments: Arguments) throws -> String {
     guard isDirectory.boolValue else {
         throw CLIError(description: "--keys \(keys) is a file, not a folder of keys (for one key file use --key FILE --identity ID)")
     }
+    return keys
+}
+
+/// The folder the CLI's reads are signed from when neither `--keys` nor `--key` was given and the default folder exists
+/// (to name it when the API refuses the signature); nil otherwise.
+func defaultKeysFolder(_ arguments: Arguments) -> String? {
+    guard arguments.options["keys"] == nil, arguments.options["key"] == nil, let keys = try? keysDirectory(arguments),
+        FileManager.default.fileExists(atPath: keys)
+    else { return nil }
     return keys
 }
 
@@ -588,21 +606,23 @@ func run() throws -> Int32 {
         guard let key = arguments.positional.first else { throw CLIError(description: "\(all[1]) needs an argument", usage: true) }
         let api = try client(arguments)
         let signer = try requestSigner(arguments, api)
+        let defaultKeys = signer == nil ? nil : defaultKeysFolder(arguments)
+        func read(_ path: String) throws -> [UInt8] { try get(api, path, signer: signer, defaultKeys: defaultKeys) }
         switch all[1] {
         case "certificate":
-            let body = try get(api, "/v1/certificates/\(key)", signer: signer)
+            let body = try read("/v1/certificates/\(key)")
             if arguments.flags.contains("json") { printJSON(body) } else { print(try PaperForm.render(certificateJSON: body)) }
         case "history":
-            let body = try get(api, "/v1/certificates/\(key)/history", signer: signer)
+            let body = try read("/v1/certificates/\(key)/history")
             if arguments.flags.contains("json") { printJSON(body) } else { print(try PaperForm.renderHistory(body)) }
         case "trace":
             let options = shellOptions(arguments, ["api", "keys", "key", "identity"])
-            print(try ProvenanceTrace.render(number: key, options: options, get: { try get(api, $0, signer: signer) }))
-        case "tx": printJSON(try get(api, "/v1/transactions/\(key)", signer: signer))
+            print(try ProvenanceTrace.render(number: key, options: options, get: { try read($0) }))
+        case "tx": printJSON(try read("/v1/transactions/\(key)"))
         case "get":
-            let body = try get(api, key.hasPrefix("/") ? key : "/" + key, signer: signer)
+            let body = try read(key.hasPrefix("/") ? key : "/" + key)
             if arguments.flags.contains("raw") { FileHandle.standardOutput.write(Data(body)) } else { printJSON(body) }
-        default: printJSON(try get(api, "/v1/blocks/\(key)", signer: signer))
+        default: printJSON(try read("/v1/blocks/\(key)"))
         }
     default:
         throw CLIError(description: "unknown command \(all[1])", usage: true)

@@ -172,6 +172,35 @@ final class CLITests: XCTestCase {
         XCTAssertTrue(unsigned.err.hasPrefix("certchain: no validator answers at \(api): connection refused"), unsigned.err)
     }
 
+    /// A read signed, without `--keys`, with the default demo-network/keys of another network: the 401 names that folder
+    /// and says `--keys DIR` must name this network's keys; with `--keys` given, the API's answer stands alone.
+    func testRefusedSignatureFromTheDefaultKeysFolderIsExplained() throws {
+        let directory = try temporaryDirectory()
+        try FileManager.default.createDirectory(atPath: directory + "/demo-network/keys", withIntermediateDirectories: true)
+        let generated = try certchain(["keys", "generate", "--out", directory + "/demo-network/keys/auditor-audit-office.pem"])
+        XCTAssertEqual(generated.status, 0, generated.err)
+        let status = Array(#"{"chainId":"other-chain","height":0}"#.utf8)
+        let server = HTTPServer(host: "127.0.0.1", port: 0) { request in
+            request.path == "/v1/status"
+                ? .json(200, status)
+                : .error(401, code: "bad-request-signature", message: "the request signature does not verify with auditor:audit-office's key")
+        }
+        try server.start()
+        defer { server.stop() }
+        let api = "http://127.0.0.1:\(server.boundPort)"
+        let implicit = try certchain(["certificate", "440300202100000001", "--api", api], in: directory)
+        XCTAssertEqual(implicit.status, 1, implicit.err)
+        XCTAssertTrue(implicit.err.contains("bad-request-signature"), implicit.err)
+        XCTAssertTrue(
+            implicit.err.contains("without --keys the request was signed with the auditor key in demo-network/keys")
+                && implicit.err.contains("pass --keys DIR naming this network's keys folder, e.g. net/keys after `certchain testnet up --dir net`"),
+            implicit.err)
+        let explicit = try certchain(["certificate", "440300202100000001", "--api", api, "--keys", "demo-network/keys"], in: directory)
+        XCTAssertEqual(explicit.status, 1, explicit.err)
+        XCTAssertTrue(explicit.err.contains("bad-request-signature"), explicit.err)
+        XCTAssertFalse(explicit.err.contains("without --keys"), explicit.err)
+    }
+
     /// Unknown options, missing or out-of-range values and unusable URLs are usage errors or plain sentences.
     func testBadArgumentsAreExplained() throws {
         let cases: [(arguments: [String], status: Int32, message: String)] = [
