@@ -544,6 +544,13 @@ func replayCommand(_ arguments: Arguments) throws -> Int32 {
 /// `certchain submit …`: signs one transaction with `--key` and posts it.
 func submitCommand(_ arguments: Arguments) throws {
     let api = try client(arguments)
+    // Checked here, before any file or request, so that a wrong value is named in a sentence (not as a decoding error).
+    let kind = try arguments.required("kind")
+    guard TransactionKind(rawValue: kind) != nil else {
+        throw CLIError(
+            description: "unknown kind \(kind): use one of \(TransactionKind.allCases.map(\.rawValue).joined(separator: ", "))", usage: true)
+    }
+    let nonce = try arguments.int("nonce", default: Int(Date().timeIntervalSince1970 * 1000), atLeast: 0)
     let key = try PrivateKey(pem: try readFile(try arguments.required("key")))
     var bodyText = try arguments.required("body")
     if bodyText.hasPrefix("@") { bodyText = try readFile(String(bodyText.dropFirst())) }
@@ -556,8 +563,7 @@ func submitCommand(_ arguments: Arguments) throws {
     }
     let today = BlockDate.string(timestampMs: Int64(Date().timeIntervalSince1970 * 1000))
     let unsigned: [String: Any] = [
-        "chainId": chainId ?? "", "kind": try arguments.required("kind"), "signer": try arguments.required("signer"),
-        "nonce": try arguments.int("nonce", default: Int(Date().timeIntervalSince1970 * 1000)),
+        "chainId": chainId ?? "", "kind": kind, "signer": try arguments.required("signer"), "nonce": nonce,
         "effectiveDate": arguments.options["effective-date"] ?? today, "body": body,
     ]
     let transaction: Transaction

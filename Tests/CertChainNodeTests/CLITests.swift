@@ -211,6 +211,15 @@ final class CLITests: XCTestCase {
             (["simulate", "--seeds", "-1"], 2, "--seeds must be a whole number ≥ 1"),
             (["simulate", "--first-seed", "-1"], 2, "--first-seed must be a whole number ≥ 0"),
             (["status", "--api", "127.0.0.1:1"], 2, "not a URL: 127.0.0.1:1"),
+            (
+                ["submit", "--api", "http://127.0.0.1:1", "--key", "k.pem", "--signer", "org:x", "--body", "{}", "--kind", "noSuchKind"], 2,
+                "unknown kind noSuchKind: use one of registerEnterprise, fileTradeOperator, recordDeclaration, applyCertificate, "
+                    + "issueCertificate, rejectApplication, revokeCertificate, claimRefund, approveRefund, rejectRefund"
+            ),
+            (
+                ["submit", "--api", "http://127.0.0.1:1", "--key", "k.pem", "--signer", "org:x", "--body", "{}", "--kind", "claimRefund", "--nonce", "-3"],
+                2, "--nonce must be a whole number ≥ 0, not -3"
+            ),
             (["status", "--api", "http://127.0.0.1:1"], 1, "no validator answers at http://127.0.0.1:1: connection refused; is it running?"),
         ]
         for (arguments, status, message) in cases {
