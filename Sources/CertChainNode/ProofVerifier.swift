@@ -139,18 +139,21 @@ public enum ProofVerifier {
 
     static func check(_ bytes: [UInt8], _ genesis: Genesis) throws -> String {
         if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { throw Failure(reason: "the document starts with a byte-order mark (a proof is plain UTF-8 JSON)") }
-        if let number = firstNonIntegerNumber(bytes) { throw Failure(reason: "the number \(number) is not a whole number (every number in a proof is)") }
+        if bytes.isEmpty { throw Failure(reason: "the document is empty") }
         let data = Data(bytes)
-        let parsed: Any
-        do {
-            parsed = try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])
-        } catch {
-            throw Failure(reason: bytes.isEmpty ? "the document is empty" : "the document is not valid JSON")
+        let parsed = try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])
+        // A file that is not a proof at all (a README, a genesis, a bare answer) is named as such before any field check.
+        let notAProof = Failure(reason: #"not a certchain proof (expected a JSON document with "format": "certchain-proof/v1")"#)
+        guard let parsed else {
+            // Text that starts like a JSON object is taken for a damaged proof; anything else is not a proof.
+            let first = bytes.first { !" \t\r\n".utf8.contains($0) }
+            throw first == UInt8(ascii: "{") ? Failure(reason: "the document is not valid JSON") : notAProof
         }
+        guard let object = parsed as? [String: Any], object["format"] != nil else { throw notAProof }
+        if let number = firstNonIntegerNumber(bytes) { throw Failure(reason: "the number \(number) is not a whole number (every number in a proof is)") }
         if let key = firstDuplicateKey(bytes) {
             throw Failure(reason: "the key \"\(key)\" appears twice in one JSON object (a proof never repeats a key)")
         }
-        guard let object = parsed as? [String: Any] else { throw Failure(reason: "not a JSON object") }
         guard let answer = object["answer"] else { throw Failure(reason: "no answer in the document") }
         let allowed: Set<String> = ["format", "type", "chainId", "suite", "answer", "state", "transactions"]
         try require(Set(object.keys).isSubset(of: allowed), "unexpected fields \(Set(object.keys).subtracting(allowed).sorted())")

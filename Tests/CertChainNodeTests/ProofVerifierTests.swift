@@ -21,7 +21,9 @@ final class ProofVerifierTests: XCTestCase {
         XCTAssertTrue(refused.statement.contains("not a whole number"), refused.statement)
 
         for (document, reason) in [
-            ("", "the document is empty"), ("null", "not a JSON object"), ("{\"a\": 1} trailing", "not valid JSON"),
+            ("", "the document is empty"), ("null", "not a certchain proof"), ("127.0.0.1 is not a proof", "not a certchain proof"),
+            (#"{"chainId": "x", "height": 1.5}"#, #"not a certchain proof (expected a JSON document with "format": "certchain-proof/v1")"#),
+            ("{\"a\": 1} trailing", "not valid JSON"),
             ("\u{FEFF}" + text, "byte-order mark"),
         ] {
             let verdict = ProofVerifier.verify(document: Array(document.utf8), genesis: genesis)
@@ -80,6 +82,23 @@ final class ProofVerifierTests: XCTestCase {
         XCTAssertNil(ProofVerifier.firstDuplicateKey(Array(#"[{"k": ",\"k\":"}, {"k": 1}]"#.utf8)))
         XCTAssertEqual(ProofVerifier.firstDuplicateKey(Array(#"{"a": {"x": "}"}, "b": 1, "a": 2}"#.utf8)), "a")
         XCTAssertEqual(ProofVerifier.firstDuplicateKey(Array(#"{"é\\": 1, "\u00e9\\": 2}"#.utf8)), "é\\")
+    }
+
+    /// `certchain verify` on a file that is not a proof (a README, a genesis) says so before any field check.
+    func testVerifyNamesFilesThatAreNotProofs() throws {
+        let (_, _, genesisPath, _) = try example()
+        let readme = NetworkTests.repositoryRoot.appendingPathComponent("README.md").path
+        let binary = try NetworkTests.executable()
+        let notAProof = #"INVALID: not a certchain proof (expected a JSON document with "format": "certchain-proof/v1")"#
+        let cases: [(arguments: [String], status: Int32, message: String)] = [
+            (["verify", readme, "--genesis", genesisPath], 1, notAProof),
+            (["verify", genesisPath, "--genesis", genesisPath], 1, notAProof),
+        ]
+        for (arguments, status, message) in cases {
+            let cli = try ProofTests.run(binary, arguments)
+            XCTAssertEqual(cli.status, status, "certchain \(arguments.joined(separator: " ")): \(cli.output)")
+            XCTAssertTrue(cli.output.contains(message), "certchain \(arguments.joined(separator: " ")): \(cli.output)")
+        }
     }
 
     /// `certchain verify` and scripts/verify.py exit alike: 0 valid, 1 read but does not verify, 2 usage error or an
