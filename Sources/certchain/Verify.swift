@@ -7,6 +7,10 @@ import Foundation
 /// input that cannot be read (the proof file, or a missing or unusable genesis), as `scripts/verify.py`.
 func verifyCommand(_ arguments: Arguments) throws -> Int32 {
     guard let path = arguments.positional.first else { throw CLIError(description: "verify needs a proof FILE", usage: true) }
+    guard arguments.positional.count == 1 else {
+        let extra = arguments.positional.dropFirst().joined(separator: " ")
+        throw CLIError(description: "verify checks one proof FILE; unexpected argument(s): \(extra)", usage: true)
+    }
     let genesis: Genesis
     do {
         genesis = try loadGenesis(arguments)
@@ -19,7 +23,7 @@ func verifyCommand(_ arguments: Arguments) throws -> Int32 {
         throw CLIError(description: "cannot read \(path): no such file or directory", status: 2)
     }
     guard !isDirectory.boolValue else { throw CLIError(description: "cannot read \(path): it is a folder, not a proof file", status: 2) }
-    guard let data = FileManager.default.contents(atPath: path) else {
+    guard let data = readProofFile(path) else {
         throw CLIError(description: "cannot read \(path): not readable (check its permissions)", status: 2)
     }
     let verdict = ProofVerifier.verify(document: Array(data), genesis: genesis)
@@ -29,4 +33,17 @@ func verifyCommand(_ arguments: Arguments) throws -> Int32 {
     }
     print("INVALID: \(verdict.statement)")
     return 1
+}
+
+/// The bytes of the file at `path`, nil when it cannot be read; a readable device such as /dev/null (for which
+/// `FileManager.contents(atPath:)` gives nil) is read through a file handle, so that it counts as empty, not unreadable.
+func readProofFile(_ path: String) -> Data? {
+    if let data = FileManager.default.contents(atPath: path) { return data }
+    guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
+    defer { try? handle.close() }
+    do {
+        return try handle.readToEnd() ?? Data()
+    } catch {
+        return nil
+    }
 }

@@ -84,15 +84,23 @@ final class ProofVerifierTests: XCTestCase {
         XCTAssertEqual(ProofVerifier.firstDuplicateKey(Array(#"{"é\\": 1, "\u00e9\\": 2}"#.utf8)), "é\\")
     }
 
-    /// `certchain verify` on a file that is not a proof (a README, a genesis) says so before any field check.
-    func testVerifyNamesFilesThatAreNotProofs() throws {
-        let (_, _, genesisPath, _) = try example()
+    /// `certchain verify` on a file that is not a proof (a README, a genesis) says so before any field check; an empty
+    /// file or /dev/null is called empty (exit 1, as any document read that does not verify); an extra argument is a
+    /// usage error (exit 2).
+    func testVerifyNamesFilesThatAreNotProofsAndRefusesExtraArguments() throws {
+        let (text, _, genesisPath, folder) = try example()
+        let valid = folder + "/valid.json", empty = folder + "/empty.json"
+        try Data(text.utf8).write(to: URL(fileURLWithPath: valid))
+        try Data().write(to: URL(fileURLWithPath: empty))
         let readme = NetworkTests.repositoryRoot.appendingPathComponent("README.md").path
         let binary = try NetworkTests.executable()
         let notAProof = #"INVALID: not a certchain proof (expected a JSON document with "format": "certchain-proof/v1")"#
         let cases: [(arguments: [String], status: Int32, message: String)] = [
             (["verify", readme, "--genesis", genesisPath], 1, notAProof),
             (["verify", genesisPath, "--genesis", genesisPath], 1, notAProof),
+            (["verify", "/dev/null", "--genesis", genesisPath], 1, "INVALID: the document is empty"),
+            (["verify", empty, "--genesis", genesisPath], 1, "INVALID: the document is empty"),
+            (["verify", valid, "--genesis", genesisPath, "extra"], 2, "verify checks one proof FILE; unexpected argument(s): extra"),
         ]
         for (arguments, status, message) in cases {
             let cli = try ProofTests.run(binary, arguments)
