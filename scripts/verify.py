@@ -530,8 +530,19 @@ def verify_file(path, genesis):
             data = f.read()
     except OSError as e:
         return 2, "cannot read %s: %s" % (path, reason(e))
+    not_a_proof = 'not a certchain proof (expected a JSON document with "format": "certchain-proof/v1")'
+    if not data:
+        return 1, "the document is empty"
     try:
-        doc = json.loads(data.decode("utf-8"), object_pairs_hook=unique_keys)
+        try:
+            doc = json.loads(data.decode("utf-8"), object_pairs_hook=unique_keys)
+        except ValueError:
+            # As `certchain verify`: text that starts like a JSON object is a damaged proof; anything else is not a proof.
+            if data.lstrip(b" \t\r\n")[:1] != b"{" and not data.startswith(b"\xef\xbb\xbf"):
+                return 1, not_a_proof
+            raise
+        if not isinstance(doc, dict) or "format" not in doc:
+            return 1, not_a_proof
         return 0, check_document(doc, genesis)
     except Invalid as e:
         return 1, str(e)

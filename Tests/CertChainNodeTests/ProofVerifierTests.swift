@@ -125,6 +125,11 @@ final class ProofVerifierTests: XCTestCase {
             (["verify", valid, "--genesis", missing], [valid, missing], 2, "cannot read"),
             (["verify", valid, "--genesis", valid], [valid, valid], 2, "\(valid) is not a valid genesis file: missing field"),
             (["verify", valid], [valid], 2, "usage"),
+            // Not a proof at all, or nothing: both verifiers say so in the same words.
+            (["verify", NetworkTests.repositoryRoot.appendingPathComponent("README.md").path, "--genesis", genesisPath],
+             [NetworkTests.repositoryRoot.appendingPathComponent("README.md").path, genesisPath], 1, "INVALID: not a certchain proof"),
+            (["verify", genesisPath, "--genesis", genesisPath], [genesisPath, genesisPath], 1, "INVALID: not a certchain proof"),
+            (["verify", "/dev/null", "--genesis", genesisPath], ["/dev/null", genesisPath], 1, "INVALID: the document is empty"),
         ]
         for (swift, python, status, message) in cases {
             let cli = try ProofTests.run(binary, swift)
