@@ -1,3 +1,4 @@
+import CertChainModel
 import CertChainNet
 import CertChainNode
 import Foundation
@@ -7,6 +8,9 @@ import Foundation
 /// Signs with `--key FILE.pem --identity ID`, else as the auditor of `--keys DIR`; `--ttl SECONDS` (1…900) shortens
 /// the session; `--certificate NUMBER` makes the URL open that certificate.
 func loginCommand(_ arguments: Arguments) throws {
+    if let number = arguments.options["certificate"], !Formats.isCertificateNumber(number) {
+        throw CLIError(description: "--certificate \(number): a certificate number is 18 digits", usage: true)
+    }
     let api = try client(arguments)
     guard let signer = try requestSigner(arguments, api) else {
         throw CLIError(description: "login needs a key: --key FILE.pem --identity ent:TAXID|org:ID|auditor:ID (or --keys DIR)", usage: true)

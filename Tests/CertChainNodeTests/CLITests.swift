@@ -210,6 +210,7 @@ final class CLITests: XCTestCase {
             (["node", "--log-level", "bogus"], 2, "unknown log level bogus: use debug, info, warn, error, off"),
             (["simulate", "--seeds", "-1"], 2, "--seeds must be a whole number ≥ 1"),
             (["simulate", "--first-seed", "-1"], 2, "--first-seed must be a whole number ≥ 0"),
+            (["login", "--api", "http://127.0.0.1:1", "--certificate", "nope"], 2, "--certificate nope: a certificate number is 18 digits"),
             (["status", "--api", "127.0.0.1:1"], 2, "not a URL: 127.0.0.1:1"),
             (
                 ["submit", "--api", "http://127.0.0.1:1", "--key", "k.pem", "--signer", "org:x", "--body", "{}", "--kind", "noSuchKind"], 2,
