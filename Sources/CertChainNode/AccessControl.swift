@@ -58,6 +58,12 @@ extension Node {
             ("POST", 2) where parts[0] == "v1" && parts[1] == "transactions":
             return .proceed()
         case (_, 2) where parts[0] == "v1" && parts[1] == "sessions": return sessionRoute(request)
+        // The public endpoints answer a method they do not take with 405, not with a demand to authenticate.
+        case (let method, 2) where parts[0] == "v1" && parts[1] == "status" && method != "HEAD",
+            (let method, 1) where parts[0] == "metrics" && method != "HEAD":
+            return .respond(.error(405, code: "method-not-allowed", message: "\(method) is not supported on \(request.path) (GET only)"))
+        case (let method, 2) where parts[0] == "v1" && parts[1] == "transactions":
+            return .respond(.error(405, code: "method-not-allowed", message: "\(method) is not supported on \(request.path) (POST only)"))
         default: break
         }
         // Web pages and assets are public; other methods get the router's 405.

@@ -342,6 +342,10 @@ final class AccessNetworkTests: XCTestCase {
         // A token is held by the node that issued it.
         let other = try HTTPClient(url: "http://\(genesis.validators[2].apiAddress)")
         XCTAssertEqual(try other.request("GET", "/v1/status").status, 200)
+        // A public endpoint asked with a method it does not take: 405, not a demand to authenticate.
+        for (method, path) in [("DELETE", "/v1/status"), ("POST", "/v1/status"), ("PUT", "/metrics"), ("GET", "/v1/transactions")] {
+            XCTAssertEqual(try other.request(method, path).status, 405, "\(method) \(path)")
+        }
 
         // Refusals are logged with identity, path and reason.
         let log = try String(contentsOfFile: testnet.nodeDirectory(1) + "/node.log", encoding: .utf8)
