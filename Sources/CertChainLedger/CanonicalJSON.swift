@@ -14,7 +14,8 @@ enum CanonicalJSON {
         return out
     }
 
-    /// A JSON value under construction; objects and arrays are boxes so that nested containers fill them in place.
+    /// A JSON value under construction; objects and arrays are boxes so that nested containers fill them in place,
+    /// and a value handed to a nested encoder (`nestedContainer`, `superEncoder`) is the slot that encoder fills.
     enum Value {
         case string(String)
         case number(String)
@@ -22,16 +23,15 @@ enum CanonicalJSON {
         case null
         case array(ArrayBox)
         case object(Box)
+        case deferred(Slot)
     }
 
     /// An object's members, in the order written (sorted when serialized; a key written again replaces its value).
     final class Box {
         var members: [(key: String, value: Value)] = []
 
-        subscript(key: String) -> Value? {
-            get { members.last { $0.key == key }?.value }
-            set { members.append((key, newValue ?? .null)) }
-        }
+        /// Writes `value` under `key`.
+        func set(_ key: String, _ value: Value) { members.append((key, value)) }
     }
 
     /// An array's elements.
@@ -50,6 +50,8 @@ enum CanonicalJSON {
         case .number(let text): out.append(contentsOf: text.utf8)
         case .bool(let flag): out.append(contentsOf: flag ? "true".utf8 : "false".utf8)
         case .null: out.append(contentsOf: "null".utf8)
+        // A nested encoder given nothing to encode writes an empty object, as Foundation's does.
+        case .deferred(let slot): write(slot.value ?? .object(Box()), to: &out)
         case .array(let box):
             out.append(UInt8(ascii: "["))
             for (index, element) in box.elements.enumerated() {
@@ -113,6 +115,9 @@ enum CanonicalJSON {
     /// The Encoder handed to `encode(to:)`: one value, or the container asked for.
     final class ValueEncoder: Encoder {
         let storage = Slot()
+
+        /// A value of `box`'s (a member or an element) that this encoder fills.
+        var deferred: Value { .deferred(storage) }
         var codingPath: [any CodingKey] { [] }
         var userInfo: [CodingUserInfoKey: Any] { [:] }
 
@@ -163,32 +168,35 @@ enum CanonicalJSON {
         let box: Box
         var codingPath: [any CodingKey] { [] }
 
-        mutating func encodeNil(forKey key: Key) throws { box[key.stringValue] = .null }
-        mutating func encode(_ value: Bool, forKey key: Key) throws { box[key.stringValue] = .bool(value) }
-        mutating func encode(_ value: String, forKey key: Key) throws { box[key.stringValue] = .string(value) }
-        mutating func encode(_ value: Int, forKey key: Key) throws { box[key.stringValue] = .number(String(value)) }
-        mutating func encode(_ value: Int64, forKey key: Key) throws { box[key.stringValue] = .number(String(value)) }
-        mutating func encode(_ value: UInt64, forKey key: Key) throws { box[key.stringValue] = .number(String(value)) }
+        mutating func encodeNil(forKey key: Key) throws { box.set(key.stringValue, .null) }
+        mutating func encode(_ value: Bool, forKey key: Key) throws { box.set(key.stringValue, .bool(value)) }
+        mutating func encode(_ value: String, forKey key: Key) throws { box.set(key.stringValue, .string(value)) }
+        mutating func encode(_ value: Int, forKey key: Key) throws { box.set(key.stringValue, .number(String(value))) }
+        mutating func encode(_ value: Int64, forKey key: Key) throws { box.set(key.stringValue, .number(String(value))) }
+        mutating func encode(_ value: UInt64, forKey key: Key) throws { box.set(key.stringValue, .number(String(value))) }
         mutating func encode<T: Encodable>(_ value: T, forKey key: Key) throws {
-            box[key.stringValue] = try CanonicalJSON.value(of: value)
+            box.set(key.stringValue, try CanonicalJSON.value(of: value))
+        }
+
+        /// An encoder whose value becomes the member `key`.
+        func nestedEncoder(_ key: String) -> ValueEncoder {
+            let encoder = ValueEncoder()
+            box.set(key, encoder.deferred)
+            return encoder
         }
 
         mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type, forKey key: Key)
             -> KeyedEncodingContainer<NestedKey>
         {
-            let nested = Box()
-            box[key.stringValue] = .object(nested)
-            return KeyedEncodingContainer(KeyedContainer<NestedKey>(box: nested))
+            nestedEncoder(key.stringValue).container(keyedBy: keyType)
         }
 
         mutating func nestedUnkeyedContainer(forKey key: Key) -> any UnkeyedEncodingContainer {
-            let nested = ArrayBox()
-            box[key.stringValue] = .array(nested)
-            return UnkeyedContainer(box: nested)
+            nestedEncoder(key.stringValue).unkeyedContainer()
         }
 
-        mutating func superEncoder() -> any Encoder { SlotEncoder(box: box, key: "super") }
-        mutating func superEncoder(forKey key: Key) -> any Encoder { SlotEncoder(box: box, key: key.stringValue) }
+        mutating func superEncoder() -> any Encoder { nestedEncoder("super") }
+        mutating func superEncoder(forKey key: Key) -> any Encoder { nestedEncoder(key.stringValue) }
     }
 
     struct UnkeyedContainer: UnkeyedEncodingContainer {
@@ -202,23 +210,20 @@ enum CanonicalJSON {
         mutating func encode(_ value: Int) throws { box.elements.append(.number(String(value))) }
         mutating func encode<T: Encodable>(_ value: T) throws { box.elements.append(try CanonicalJSON.value(of: value)) }
 
-        mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type) -> KeyedEncodingContainer<NestedKey> {
-            let nested = Box()
-            box.elements.append(.object(nested))
-            return KeyedEncodingContainer(KeyedContainer<NestedKey>(box: nested))
-        }
-
-        mutating func nestedUnkeyedContainer() -> any UnkeyedEncodingContainer {
-            let nested = ArrayBox()
-            box.elements.append(.array(nested))
-            return UnkeyedContainer(box: nested)
-        }
-
-        mutating func superEncoder() -> any Encoder {
+        /// An encoder whose value becomes the next element.
+        func nestedEncoder() -> ValueEncoder {
             let encoder = ValueEncoder()
-            box.elements.append(.null)
-            return ElementEncoder(box: box, index: box.elements.count - 1, encoder: encoder)
+            box.elements.append(encoder.deferred)
+            return encoder
         }
+
+        mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type) -> KeyedEncodingContainer<NestedKey> {
+            nestedEncoder().container(keyedBy: keyType)
+        }
+
+        mutating func nestedUnkeyedContainer() -> any UnkeyedEncodingContainer { nestedEncoder().unkeyedContainer() }
+
+        mutating func superEncoder() -> any Encoder { nestedEncoder() }
     }
 
     struct SingleContainer: SingleValueEncodingContainer {
@@ -230,81 +235,5 @@ enum CanonicalJSON {
         mutating func encode(_ value: String) throws { slot.value = .string(value) }
         mutating func encode(_ value: Int) throws { slot.value = .number(String(value)) }
         mutating func encode<T: Encodable>(_ value: T) throws { slot.value = try CanonicalJSON.value(of: value) }
-    }
-
-    /// The encoder of `superEncoder(forKey:)`: what it encodes becomes the member `key`.
-    final class SlotEncoder: Encoder {
-        let inner = ValueEncoder()
-        let box: Box
-        let key: String
-        var codingPath: [any CodingKey] { [] }
-        var userInfo: [CodingUserInfoKey: Any] { [:] }
-
-        init(box: Box, key: String) {
-            self.box = box
-            self.key = key
-            box[key] = .object(Box())
-        }
-
-        func container<NestedKey: CodingKey>(keyedBy type: NestedKey.Type) -> KeyedEncodingContainer<NestedKey> {
-            defer { box[key] = inner.storage.value }
-            return inner.container(keyedBy: type)
-        }
-
-        func unkeyedContainer() -> any UnkeyedEncodingContainer {
-            defer { box[key] = inner.storage.value }
-            return inner.unkeyedContainer()
-        }
-
-        func singleValueContainer() -> any SingleValueEncodingContainer { SlotSingleContainer(box: box, key: key) }
-    }
-
-    /// The single-value container of a `SlotEncoder`.
-    struct SlotSingleContainer: SingleValueEncodingContainer {
-        let box: Box
-        let key: String
-        var codingPath: [any CodingKey] { [] }
-
-        mutating func encodeNil() throws { box[key] = .null }
-        mutating func encode<T: Encodable>(_ value: T) throws { box[key] = try CanonicalJSON.value(of: value) }
-    }
-
-    /// The encoder of an unkeyed container's `superEncoder()`: what it encodes becomes element `index`.
-    final class ElementEncoder: Encoder {
-        let box: ArrayBox
-        let index: Int
-        let encoder: ValueEncoder
-        var codingPath: [any CodingKey] { [] }
-        var userInfo: [CodingUserInfoKey: Any] { [:] }
-
-        init(box: ArrayBox, index: Int, encoder: ValueEncoder) {
-            self.box = box
-            self.index = index
-            self.encoder = encoder
-        }
-
-        func container<NestedKey: CodingKey>(keyedBy type: NestedKey.Type) -> KeyedEncodingContainer<NestedKey> {
-            let container = encoder.container(keyedBy: type)
-            if let value = encoder.storage.value { box.elements[index] = value }
-            return container
-        }
-
-        func unkeyedContainer() -> any UnkeyedEncodingContainer {
-            let container = encoder.unkeyedContainer()
-            if let value = encoder.storage.value { box.elements[index] = value }
-            return container
-        }
-
-        func singleValueContainer() -> any SingleValueEncodingContainer { ElementSingleContainer(box: box, index: index) }
-    }
-
-    /// The single-value container of an `ElementEncoder`.
-    struct ElementSingleContainer: SingleValueEncodingContainer {
-        let box: ArrayBox
-        let index: Int
-        var codingPath: [any CodingKey] { [] }
-
-        mutating func encodeNil() throws { box.elements[index] = .null }
-        mutating func encode<T: Encodable>(_ value: T) throws { box.elements[index] = try CanonicalJSON.value(of: value) }
     }
 }

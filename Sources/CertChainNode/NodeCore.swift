@@ -586,11 +586,10 @@ public final class NodeCore: @unchecked Sendable {
         }
     }
 
-    /// The signer's registered key: an organization's from genesis, an enterprise's from committed state.
+    /// The signer's registered key: an organization's from genesis, an enterprise's from committed state (the store:
+    /// admission runs off the driver, where the ledger is not to be touched).
     func signerPublicKeyHex(_ signer: String) -> String? {
-        if signer.hasPrefix("org:") { return genesis.organizations.first { $0.id == signer.dropFirst(4) }?.publicKey }
-        if signer.hasPrefix("ent:") { return Ledger.enterprise(taxId: String(signer.dropFirst(4)), in: StorageStateReader(storage: store))?.publicKey }
-        return nil
+        Ledger.publicKeyHex(forSigner: signer, genesis: genesis, in: StorageStateReader(storage: store))
     }
 
     // MARK: - Proposing (primary)

@@ -35,15 +35,10 @@ func verifyCommand(_ arguments: Arguments) throws -> Int32 {
     return 1
 }
 
-/// The bytes of the file at `path`, nil when it cannot be read; a readable device such as /dev/null (for which
-/// `FileManager.contents(atPath:)` gives nil) is read through a file handle, so that it counts as empty, not unreadable.
+/// The bytes of the file at `path`, nil when it cannot be opened or read; read through a file handle, so that a
+/// readable device such as /dev/null counts as empty (`FileManager.contents(atPath:)` gives nil for it).
 func readProofFile(_ path: String) -> Data? {
-    if let data = FileManager.default.contents(atPath: path) { return data }
     guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
     defer { try? handle.close() }
-    do {
-        return try handle.readToEnd() ?? Data()
-    } catch {
-        return nil
-    }
+    return try? handle.readToEnd() ?? Data()
 }

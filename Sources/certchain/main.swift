@@ -341,7 +341,6 @@ func createOptions(_ arguments: Arguments) throws -> Testnet.CreateOptions {
     return options
 }
 
-/// Warns on stderr when `validators` tolerate no faulty validator (fewer than 4: f = 0).
 /// Says on stderr that a new genesis lets effective dates go unchecked (`historicalImport`, as the shipped template
 /// has it for replaying past workloads), which a live network must not: any signer could backdate past a deadline.
 func warnIfHistoricalImport(_ genesis: Genesis) {
@@ -354,7 +353,7 @@ func warnIfHistoricalImport(_ genesis: Genesis) {
         """.utf8))
 }
 
-/// Says on stderr that `validators` tolerate no faulty validator.
+/// Warns on stderr when `validators` tolerate no faulty validator (fewer than 4: f = 0).
 func warnIfNoFaultTolerance(_ validators: Int) {
     guard Testnet.faultTolerance(validators: validators) == 0 else { return }
     FileHandle.standardError.write(Data("""
