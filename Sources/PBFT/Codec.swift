@@ -311,12 +311,17 @@ extension Message {
     /// Whether the sender's own signatures inside the message already cover everything a receiver acts on, so
     /// that a host's envelope signature over the whole message would only repeat them: pre-prepares (the payload
     /// is bound by the signed digest and checked against it), prepares, checkpoints and view changes (payloads
-    /// likewise). Commits (their view and sequence are signed by nobody) and new views (nothing in them is the
-    /// sender's own signature when no pre-prepare is re-issued) are not, and need the envelope.
+    /// likewise), and commits of a block: the host's commit certificate signature binds sender, sequence and digest.
+    /// Their view is signed by nobody, and need not be: a digest prepared at a sequence by a quorum in any view is the
+    /// only one any later view can prepare there, so a commit counted in another view than its sender's still vouches
+    /// for the one digest that can commit. Commits of null sequences (empty digest, certificate signed over a block
+    /// the receiver builds later) and new views (nothing in them is the sender's own signature when no pre-prepare is
+    /// re-issued) are not self-authenticating, and need the envelope.
     public var isSelfAuthenticating: Bool {
         switch self {
         case .prePrepare, .prepare, .checkpoint, .viewChange: return true
-        case .commit, .newView: return false
+        case .commit(let commit): return !commit.digest.isEmpty
+        case .newView: return false
         }
     }
 
