@@ -35,6 +35,13 @@ public final class Node: @unchecked Sendable {
     /// peer cannot grow memory without bound; PBFT repeats what matters).
     let backlogLock = NSLock()
     var driverBacklog = 0
+    /// Admits each peer's forwarded transactions in the order that peer sent them, off its inbound thread: verifying
+    /// them there (an SM2 verification each) held every consensus message from the same peer behind them.
+    let gossipQueues: [DispatchQueue]
+    /// Bounds each peer's transactions waiting for admission; the inbound thread waits when its peer's are all taken.
+    let gossipSlots: [DispatchSemaphore]
+    /// Forwarded transactions per peer waiting for admission at most.
+    static let gossipBacklogMax = 4096
     /// Frames queued per peer connection; the oldest is dropped beyond it.
     static let peerQueueFramesMax = 4096
     /// Most peer messages queued for the driver at once.
@@ -66,6 +73,8 @@ public final class Node: @unchecked Sendable {
         }
         self.store = store
         self.created = created
+        gossipQueues = options.genesis.validators.map { DispatchQueue(label: "certchain.node.gossip.\($0.id)") }
+        gossipSlots = options.genesis.validators.map { _ in DispatchSemaphore(value: Self.gossipBacklogMax) }
         let pruneQueue = self.pruneQueue
         core.pruneExecutor = { work in pruneQueue.async(execute: work) }
     }
@@ -135,11 +144,17 @@ public final class Node: @unchecked Sendable {
         core.log.info("validator \(me.id) started: height \(snap.height), view \(snap.view), p2p \(me.p2pAddress), api http://\(me.apiAddress)")
     }
 
-    /// Verifies off the driver queue; admits forwarded transactions here; queues the rest for the driver.
+    /// Verifies off the driver queue; admits forwarded transactions on the peer's gossip queue, in the peer's order;
+    /// queues the rest for the driver.
     func receive(from peerId: String, _ payload: [UInt8]) {
         guard let (peer, message) = core.decodeAndVerify(from: peerId, payload) else { return }
         if case .transaction(let bytes) = message {
-            core.admitForwarded(bytes)
+            let slots = gossipSlots[peer]
+            slots.wait()
+            gossipQueues[peer].async { [core] in
+                core.admitForwarded(bytes)
+                slots.signal()
+            }
             return
         }
         let admitted = backlogLock.withLock {
@@ -166,6 +181,7 @@ public final class Node: @unchecked Sendable {
         }
         http?.stop()
         transport?.stop()
+        for gossipQueue in gossipQueues { gossipQueue.sync {} }
         pruneQueue.sync {}
         store.close()
     }
