@@ -38,7 +38,10 @@ extension Node {
         case ("GET", 1) where parts == ["metrics"]: return metrics()
         case ("POST", 2) where parts == ["v1", "transactions"]: return submit(request.body, binary: Self.isBinary(request))
         case ("GET", 3) where parts[0] == "v1" && parts[1] == "transactions": return transaction(parts[2])
-        case ("GET", 3) where parts[0] == "v1" && parts[1] == "blocks": return block(parts[2], withReceipts: request.query["receipts"] == "true", withTransactions: request.query["transactions"] == "true")
+        case ("GET", 3) where parts[0] == "v1" && parts[1] == "blocks":
+            return block(
+                parts[2], withReceipts: request.query["receipts"] == "true", withTransactions: request.query["transactions"] == "true",
+                waitText: request.query["waitMs"])
         case ("GET", 3) where parts[0] == "v1" && parts[1] == "certificates":
             // The most frequent read: answered from a cache checked against the committed value (AnswerCache.swift),
             // read once: the access check passes on what it read (the same value it checked the rule against).
@@ -177,9 +180,18 @@ extension Node {
         return .error(404, code: "transaction-not-found", message: "transaction \(hashText) is neither committed nor pending here")
     }
 
-    func block(_ heightText: String, withReceipts: Bool, withTransactions: Bool = false) -> HTTPResponse {
+    /// `GET /v1/blocks/{height}[?receipts=true][&transactions=true][&waitMs=N]`: with `waitMs`, a block not committed yet
+    /// is waited for up to N ms (at most `blockWaitMsMax`) before the 404, so that a client following the chain needs
+    /// one request per block instead of one every few milliseconds.
+    func block(_ heightText: String, withReceipts: Bool, withTransactions: Bool = false, waitText: String? = nil) -> HTTPResponse {
         guard let height = UInt64(heightText), height >= 1 else {
             return .error(400, code: "invalid-height", message: "\(heightText) is not a block height (1, 2, …)")
+        }
+        if let waitText {
+            guard let waitMs = Int(waitText), (0...Self.blockWaitMsMax).contains(waitMs) else {
+                return .error(400, code: "invalid-wait", message: "waitMs=\(waitText) is not a number of milliseconds from 0 to \(Self.blockWaitMsMax)")
+            }
+            if waitMs > 0 { _ = core.waitForHeight(height, timeoutMs: waitMs) }
         }
         guard let bytes = (try? store.blockBytes(height: height)) ?? nil, let block = try? Block.decode(bytes),
             let certificateBytes = (try? store.certificateBytes(height: height)) ?? nil,
@@ -291,6 +303,11 @@ struct CertificateJSON: Codable {
         blockHash = Hex.encode(certificate.blockHash)
         signatures = certificate.signatures.map { Signature(validator: $0.validatorId, signature: Hex.encode($0.signature)) }
     }
+}
+
+extension Node {
+    /// Longest wait `GET /v1/blocks/{height}?waitMs=` allows (a waiting request holds one of the server's connections).
+    static let blockWaitMsMax = 30_000
 }
 
 /// `GET /v1/blocks/{height}`.

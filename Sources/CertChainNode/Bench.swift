@@ -137,6 +137,14 @@ public final class Bench: @unchecked Sendable {
         public var cpuSecondsPerTransactionAllValidators: Double
         /// The same per validator (all validators ÷ validators).
         public var cpuSecondsPerTransaction: Double
+        /// CPU µs per committed transaction of each validator (node0, node1, …) in the full-speed run: the primary, which also
+        /// takes every submission and passes it on, against the backups.
+        public var cpuMicrosecondsPerTransactionByValidator: [Double]
+        /// The validator the clients submit to (the primary when the run started).
+        public var primaryValidator: String
+        /// CPU µs per committed transaction of the benchmark process itself (its clients posting, its tracker reading
+        /// blocks): on the same cores as the validators, so not available to them.
+        public var clientCpuMicrosecondsPerTransaction: Double
         /// cpuSecondsPerTransaction ÷ one verification (1.0 = a validator does nothing but verify each transaction once).
         public var overheadRatio: Double
         /// Median submit-to-commit latency at half the measured maximum rate (paced, open loop).
@@ -319,6 +327,8 @@ public final class Bench: @unchecked Sendable {
         var growth: [GrowthSlice] = []
         var saturated: [Double] = []
         var cpuSeconds = 0.0
+        var cpuSecondsByValidator = [Double](repeating: 0, count: pids.count)
+        var clientCPUSeconds = 0.0
         var timed = 0.0
         var committedTimed = 0
         var blocksTimed = 0
@@ -340,10 +350,14 @@ public final class Bench: @unchecked Sendable {
             let transactions = try signer.sign(lines)
             let before = tracker.chain.transactions
             if growth.isEmpty, options.perfSeconds > 0 { startPerf(pids: [primaryIndex, followed].compactMap { testnet.runningPid($0) }) }
-            let cpuBefore = pids.compactMap(processCPUSeconds).reduce(0, +)
+            let cpuBefore = pids.map { processCPUSeconds($0) ?? 0 }
+            let clientCPUBefore = processCPUSeconds(getpid()) ?? 0
             submitter.submit(transactions)
             let figures = tracker.finishPhase(timeout: options.commitTimeoutSeconds)
-            let sliceCPU = pids.compactMap(processCPUSeconds).reduce(0, +) - cpuBefore
+            let cpuByValidator = zip(pids.map { processCPUSeconds($0) ?? 0 }, cpuBefore).map { $0 - $1 }
+            clientCPUSeconds += (processCPUSeconds(getpid()) ?? 0) - clientCPUBefore
+            let sliceCPU = cpuByValidator.reduce(0, +)
+            cpuSecondsByValidator = zip(cpuSecondsByValidator, cpuByValidator).map { $0 + $1 }
             cpuSeconds += sliceCPU
             account(figures)
             timed += figures.seconds
@@ -491,6 +505,9 @@ public final class Bench: @unchecked Sendable {
             physicalLimitTransactionsPerSecond: physicalLimit, physicalLimitShare: throughput / physicalLimit,
             verificationMicroseconds: verification * 1e6, verificationsPerSecondPerCore: 1 / verification,
             cpuSecondsPerTransactionAllValidators: cpuPerTransaction, cpuSecondsPerTransaction: cpuPerTransaction / Double(options.validators),
+            cpuMicrosecondsPerTransactionByValidator: cpuSecondsByValidator.map { $0 / Double(max(committedTimed, 1)) * 1e6 },
+            primaryValidator: genesis.validators[primaryIndex].id,
+            clientCpuMicrosecondsPerTransaction: clientCPUSeconds / Double(max(committedTimed, 1)) * 1e6,
             overheadRatio: overhead, latencyMsP50: latency.p50, latencyMsP99: latency.p99, latencyMsMax: latency.max,
             latencyRunOfferedPerSecond: halfRate, latencyRunTransactionsPerSecond: latencyFigures.transactionsPerSecond,
             latencySplitMs: LatencySplit(

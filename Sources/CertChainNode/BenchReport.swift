@@ -13,6 +13,9 @@ public enum BenchReport {
             ("physical limit (cores × verif/s ÷ validators)", "\(f(r.physicalLimitTransactionsPerSecond)) tx/s (\(f(r.verificationsPerSecondPerCore)) verif/s/core, \(f(r.verificationMicroseconds, 1)) µs each)"),
             ("share of the physical limit", f(r.physicalLimitShare, 3)),
             ("validator CPU per committed tx", "\(f(r.cpuSecondsPerTransaction * 1e6)) µs per validator (\(f(r.cpuSecondsPerTransactionAllValidators * 1e6)) µs all)"),
+            ("CPU per committed tx by process", r.cpuMicrosecondsPerTransactionByValidator.enumerated().map { index, micros in
+                "node\(index)\("node\(index)" == r.primaryValidator ? " (primary)" : "") \(f(micros))"
+            }.joined(separator: ", ") + " µs; bench clients \(f(r.clientCpuMicrosecondsPerTransaction)) µs"),
             ("overhead ratio (CPU per tx ÷ one verification)", f(r.overheadRatio, 2)),
             ("latency at full speed p50 / p99 / max", "\(f(r.saturatedLatencyMsP50, 1)) / \(f(r.saturatedLatencyMsP99, 1)) / \(f(r.saturatedLatencyMsMax, 1)) ms"),
             ("latency at half rate p50 / p99 / max", "\(f(r.latencyMsP50, 1)) / \(f(r.latencyMsP99, 1)) / \(f(r.latencyMsMax, 1)) ms (offered \(f(r.latencyRunOfferedPerSecond)) tx/s, got \(f(r.latencyRunTransactionsPerSecond)))"),

@@ -456,18 +456,19 @@ final class CommitTracker: @unchecked Sendable {
         }
     }
 
-    /// Reads block after block (one request per block; a 404 means "not yet", checked again 2 ms later).
+    /// Reads block after block, one request per block: the node holds a request for a block not committed yet until
+    /// it commits (or 200 ms pass: a 404, asked again).
     private func poll() {
         var next: UInt64 = 1
         var session = BenchSession(client: client)
         // Bounded by `stop()`.
         while !done.isSet {
-            guard let response = try? session.read("/v1/blocks/\(next)?receipts=true") else {
+            guard let response = try? session.read("/v1/blocks/\(next)?receipts=true&waitMs=200") else {
                 usleep(50_000)
                 continue
             }
             guard response.status == 200, let block = try? JSONDecoder().decode(BlockResponse.self, from: Data(response.body)) else {
-                usleep(2_000)
+                if response.status != 404 { usleep(2_000) }
                 continue
             }
             let now = benchNow()

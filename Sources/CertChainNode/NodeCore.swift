@@ -191,6 +191,10 @@ public final class NodeCore: @unchecked Sendable {
     var snapshotValue = NodeSnapshot()
     /// The state tree at the latest committed block, for state proofs on HTTP threads.
     let latestState = LatestStateCommitment()
+    /// Signalled when the committed height changes or the node halts: wakes HTTP threads in `waitForHeight`.
+    let heightChanged = NSCondition()
+    /// Set (under `heightChanged`) when the node halts, so that no waiter outlives it.
+    var haltedForWaiters = false
 
     /// Restores ledger and consensus state from `storage` (empty storage: a node at genesis).
     public init(options: NodeOptions, storage: NodeStorage, clock: @escaping @Sendable () -> Int64, logger: Logger) throws {
@@ -265,20 +269,42 @@ public final class NodeCore: @unchecked Sendable {
     }
 
     /// Stops acting on ticks and messages (the caller then stops its I/O).
-    public func halt() { stopped = true }
+    public func halt() {
+        stopped = true
+        heightChanged.withLock {
+            haltedForWaiters = true
+            heightChanged.broadcast()
+        }
+    }
+
+    /// Waits until block `target` is committed here, the node halts, or `timeoutMs` passes; true when it is committed.
+    /// Thread-safe (HTTP threads: a client waiting for its block instead of asking again every few milliseconds).
+    public func waitForHeight(_ target: UInt64, timeoutMs: Int) -> Bool {
+        let deadline = Date(timeIntervalSinceNow: Double(timeoutMs) / 1000)
+        return heightChanged.withLock {
+            // Bounded by the deadline: every wake-up re-checks it.
+            while snapshot.height < target {
+                if haltedForWaiters || !heightChanged.wait(until: deadline) { break }
+            }
+            return snapshot.height >= target
+        }
+    }
 
     func publishSnapshot(committed: Int = 0, synced: Int = 0) {
         let view = replica.view
         let primary = replica.primary
         if height > 0 { latestState.publish(height: height, state: ledger.stateSnapshot) }
-        snapshotLock.withLock {
+        let heightMoved = snapshotLock.withLock {
+            let moved = snapshotValue.height != height
             snapshotValue.height = height
             snapshotValue.lastBlockHash = lastHash
             snapshotValue.view = view
             snapshotValue.primary = primary
             snapshotValue.committedTransactions += UInt64(committed)
             snapshotValue.syncedBlocks += UInt64(synced)
+            return moved
         }
+        if heightMoved { heightChanged.withLock { heightChanged.broadcast() } }
     }
 
     // MARK: - Driver

@@ -407,12 +407,11 @@ public final class WorkloadReplay: @unchecked Sendable {
                 usleep(50_000)
                 continue
             }
-            if status.height < next {
-                usleep(2_000)
-                continue
-            }
-            while next <= status.height {
-                guard let block = try? getJSON(client, "/v1/blocks/\(next)?receipts=true", as: BlockResponse.self) else { break }
+            // The next block, waited for on the node (bounded) when it is not there yet, then any others already there.
+            let known = max(status.height, next)
+            while next <= known {
+                let wait = next > status.height ? "&waitMs=200" : ""
+                guard let block = try? getJSON(client, "/v1/blocks/\(next)?receipts=true\(wait)", as: BlockResponse.self) else { break }
                 let now = Date().timeIntervalSince1970
                 lock.withLock {
                     for receipt in block.receipts ?? [] {

@@ -68,6 +68,14 @@ final class BenchTests: XCTestCase {
         }
         XCTAssertEqual(json["suite"] as? String, "sm2-sm3")
         XCTAssertEqual(json["validators"] as? Int, 4)
+        let byValidator = try XCTUnwrap(json["cpuMicrosecondsPerTransactionByValidator"] as? [Double])
+        XCTAssertEqual(byValidator.count, 4, "one CPU figure per validator")
+        XCTAssertTrue(byValidator.allSatisfy { $0 > 0 }, "every validator worked: \(byValidator)")
+        XCTAssertEqual(
+            byValidator.reduce(0, +), results.cpuSecondsPerTransactionAllValidators * 1e6,
+            accuracy: results.cpuSecondsPerTransactionAllValidators * 1e3, "the validators' figures add up to the total")
+        XCTAssertNotNil(json["clientCpuMicrosecondsPerTransaction"])
+        XCTAssertEqual(json["primaryValidator"] as? String, "node0")
     }
 
     func testStateGrowthRunExecutesTheWholeWorkloadExactly() throws {

@@ -328,6 +328,17 @@ final class NetworkTests: XCTestCase {
 
         response = try signedGet(api, "/v1/blocks/abc")
         XCTAssertEqual(response.status, 400)
+        for wait in ["-1", "30001", "soon"] {
+            response = try signedGet(api, "/v1/blocks/1?waitMs=\(wait)")
+            XCTAssertEqual(response.status, 400)
+            XCTAssertEqual(errorCode(response), "invalid-wait")
+        }
+        // A block far ahead is waited for as long as asked, then not found.
+        let waitStarted = Date()
+        response = try signedGet(api, "/v1/blocks/1000000?waitMs=150")
+        XCTAssertEqual(response.status, 404)
+        XCTAssertEqual(errorCode(response), "block-not-found")
+        XCTAssertGreaterThanOrEqual(Date().timeIntervalSince(waitStarted), 0.14, "the request was held for its waitMs")
         response = try signedGet(api, "/v1/nothing-here")
         XCTAssertEqual(response.status, 404)
         XCTAssertEqual(errorCode(response), "not-found")
@@ -383,9 +394,22 @@ final class NetworkTests: XCTestCase {
                     taxId: "91440300595655961F", name: "深圳市一达通供应链服务有限公司", kind: "integratedService", bureau: "sz-tax-2",
                     publicKey: try PrivateKey.generate(suite: genesis.suite).publicKey.hex)))
         let signed = SignedTransaction(transaction: register, signature: try commerceKey.sign(register.signingBytes))
+        let hash = Hex.encode(signed.id(genesis.suite.hashAlgorithm))
+        // A client waiting for the next block (one request, held by the node) gets it when it commits.
+        let statusAnswer = try JSONSerialization.jsonObject(with: Data(try api.request("GET", "/v1/status").body)) as? [String: Any]
+        let nextHeight = try XCTUnwrap(statusAnswer?["height"] as? Int) + 1
+        let waitPath = "/v1/blocks/\(nextHeight)?waitMs=20000"
+        let waitHeaders = try auditor.headers(method: "GET", target: waitPath)
+        let waiter = try HTTPClient(url: "http://\(genesis.validators[2].apiAddress)")
+        let waited = ResultBox<HTTPResponse>()
+        let waiting = DispatchGroup()
+        DispatchQueue.global().async(group: waiting) { waited.set(try? waiter.request("GET", waitPath, headers: waitHeaders)) }
         response = try api.request("POST", "/v1/transactions", body: Array(try JSONEncoder().encode(signed)))
         XCTAssertEqual(response.status, 202, String(decoding: response.body, as: UTF8.self))
-        let hash = Hex.encode(signed.id(genesis.suite.hashAlgorithm))
+        XCTAssertEqual(waiting.wait(timeout: .now() + 30), .success)
+        let nextBlock = try XCTUnwrap(waited.get(), "the waiting request was answered")
+        XCTAssertEqual(nextBlock.status, 200, String(decoding: nextBlock.body, as: UTF8.self))
+        XCTAssertTrue(String(decoding: nextBlock.body, as: UTF8.self).contains(hash), "the next block carries the transaction")
         // Idempotent: the same transaction again, as JSON or in binary, answers with the same hash.
         response = try api.request("POST", "/v1/transactions", body: Array(try JSONEncoder().encode(signed)))
         XCTAssertTrue([200, 202].contains(response.status))
@@ -410,6 +434,14 @@ final class NetworkTests: XCTestCase {
             XCTAssertTrue(text.contains("\"committed\""), "\(validator.id): \(status) \(text)")
         }
     }
+}
+
+/// One value handed from a background thread to the test.
+final class ResultBox<Value: Sendable>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: Value?
+    func set(_ newValue: Value?) { lock.withLock { value = newValue } }
+    func get() -> Value? { lock.withLock { value } }
 }
 
 /// Measures the time from a fault to the next block committed on one node (polls its status in a thread).
