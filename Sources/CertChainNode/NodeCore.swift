@@ -591,11 +591,10 @@ public final class NodeCore: @unchecked Sendable {
                 status: 403, code: "unknown-signer",
                 message: "signer \(transaction.transaction.signer) is neither an organization in genesis nor a registered enterprise")
         }
-        if !verified.contains(id, signature: transaction.signature) {
-            guard key.verify(signature: transaction.signature, message: transaction.transaction.signingBytes) else {
-                return .refused(status: 401, code: "bad-signature", message: "the signature does not verify with \(transaction.transaction.signer)'s key")
-            }
-            verified.insert(id, signature: transaction.signature)
+        guard verified.verifyOnce(id, signature: transaction.signature, verify: {
+            key.verify(signature: transaction.signature, message: transaction.transaction.signingBytes)
+        }) else {
+            return .refused(status: 401, code: "bad-signature", message: "the signature does not verify with \(transaction.transaction.signer)'s key")
         }
         let full = AdmissionResult.refused(status: 503, code: "mempool-full", message: "too many pending transactions; retry shortly")
         // Clients are refused at the mempool's capacity; a peer's copies get room up to every validator's share, since
@@ -787,13 +786,11 @@ public final class NodeCore: @unchecked Sendable {
         DispatchQueue.concurrentPerform(iterations: transactions.count) { i in
             let transaction = transactions[i]
             guard transaction.transaction.chainId == chainId, let key = keys[i] else { return }
-            // A transaction admitted or validated here before was verified then: each is verified once per validator.
-            if verified.contains(ids[i], signature: transaction.signature) {
-                results[i] = true
-            } else if key.verify(signature: transaction.signature, message: transaction.transaction.signingBytes) {
-                verified.insert(ids[i], signature: transaction.signature)
-                results[i] = true
-            }
+            // A transaction admitted or validated here before was verified then (or is being verified now, by the gossip
+            // queue, whose result this waits for): each is verified once per validator.
+            results[i] = verified.verifyOnce(ids[i], signature: transaction.signature, verify: {
+                key.verify(signature: transaction.signature, message: transaction.transaction.signingBytes)
+            })
         }
         return results.all.firstIndex { $0 != true }
     }
@@ -1012,18 +1009,42 @@ struct HostPort {
 /// Ids of transactions whose signatures this node has verified (on admission or in a proposed block), so that
 /// a transaction reaching it twice — gossiped by one validator after another's proposal carried it — is
 /// verified once. Bounded: it starts over when full (a forgotten id only costs one more verification).
-final class VerifiedTransactions: Sendable {
+final class VerifiedTransactions: @unchecked Sendable {
     private let ids: BoundedCache<ByteKey, Bool>
+    /// Keys being verified right now (under `progress`), so that a transaction reaching two threads at once — a
+    /// proposal validated while the gossip queue still verifies what came before it — is verified by one while the
+    /// other waits for its result.
+    private var inProgress = Set<ByteKey>()
+    private let progress = NSCondition()
 
     /// An empty set remembering at most `idsMax` ids.
     init(idsMax: Int = 200_000) { ids = BoundedCache(entriesMax: idsMax) }
 
+    /// Whether `signature` verifies for transaction `id`: remembered if verified here before, else `verify()` runs —
+    /// on this thread, or on the one already running it for the same id and signature, whose result this one waits
+    /// for. Thread-safe.
+    func verifyOnce(_ id: [UInt8], signature: [UInt8], verify: () -> Bool) -> Bool {
+        let key = ByteKey(id + signature)
+        let mine: Bool = progress.withLock {
+            // Bounded: each wake-up follows the end of one verification of this key.
+            while inProgress.contains(key) { progress.wait() }
+            if ids[key] != nil { return false }
+            inProgress.insert(key)
+            return true
+        }
+        guard mine else { return true }
+        let valid = verify()
+        progress.withLock {
+            if valid { ids[key] = true }
+            inProgress.remove(key)
+            progress.broadcast()
+        }
+        return valid
+    }
+
     /// Whether transaction `id` with exactly this `signature` was verified here. The signature is part of the key:
     /// the id covers only the signed bytes, and a copy carrying another signature must be checked on its own.
     func contains(_ id: [UInt8], signature: [UInt8]) -> Bool { ids[ByteKey(id + signature)] != nil }
-
-    /// Remembers that `signature` verified for transaction `id`.
-    func insert(_ id: [UInt8], signature: [UInt8]) { ids[ByteKey(id + signature)] = true }
 }
 
 /// Parsed public keys by hex, so signatures are checked without re-parsing keys each time (admission, block

@@ -40,12 +40,34 @@ final class SignatureOnceTests: XCTestCase {
         guard case .accepted = core.admit(fixture.transactions[0]) else { return XCTFail("the first workload transaction is admissible") }
         XCTAssertTrue(core.verified.contains(fixture.ids[0], signature: fixture.transactions[0].signature))
         let set = VerifiedTransactions(idsMax: 2)
-        set.insert([1], signature: [2])
-        set.insert([3], signature: [4])
-        set.insert([5], signature: [6])
+        for (id, signature) in [([UInt8(1)], [UInt8(2)]), ([3], [4]), ([5], [6])] {
+            XCTAssertTrue(set.verifyOnce(id, signature: signature) { true })
+        }
         XCTAssertFalse(set.contains([1], signature: [2]), "bounded: a full set starts over")
         XCTAssertTrue(set.contains([5], signature: [6]))
         XCTAssertFalse(set.contains([5], signature: [7]))
+    }
+
+    /// A transaction reaching several threads at once (the gossip queue and a proposal's validation) is verified by
+    /// one of them; the others take its result. A failed verification is not remembered.
+    func testConcurrentVerificationsOfOneTransactionRunOnce() {
+        let set = VerifiedTransactions()
+        let calls = ResultCounter()
+        let answers = ResultCounter()
+        DispatchQueue.concurrentPerform(iterations: 8) { _ in
+            let valid = set.verifyOnce([9], signature: [8]) {
+                calls.add()
+                usleep(20_000)  // a verification long enough for the others to arrive while it runs
+                return true
+            }
+            if valid { answers.add() }
+        }
+        XCTAssertEqual(calls.count, 1, "verified once")
+        XCTAssertEqual(answers.count, 8, "every thread got the answer")
+        XCTAssertTrue(set.contains([9], signature: [8]))
+        XCTAssertFalse(set.verifyOnce([7], signature: [6]) { false })
+        XCTAssertFalse(set.contains([7], signature: [6]), "a failure is not remembered as verified")
+        XCTAssertTrue(set.verifyOnce([7], signature: [6]) { true }, "and is checked again next time")
     }
 
     func testSignerKeyIsLookedUpOnceAndUnknownSignersAreLookedUpAgain() throws {
@@ -73,4 +95,14 @@ final class SignatureOnceTests: XCTestCase {
             XCTFail("an unregistered signer must be refused")
         }
     }
+}
+
+/// A thread-safe counter for tests.
+final class ResultCounter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = 0
+    /// Adds one.
+    func add() { lock.withLock { value += 1 } }
+    /// The count so far.
+    var count: Int { lock.withLock { value } }
 }
