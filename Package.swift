@@ -10,7 +10,8 @@ let package = Package(
     targets: [
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
-        .target(name: "CertChainCrypto", dependencies: ["COpenSSL"]),
+        .target(name: "CSM2Verify", dependencies: ["COpenSSL"]),
+        .target(name: "CertChainCrypto", dependencies: ["COpenSSL", "CSM2Verify"]),
         .target(name: "CertChainModel", dependencies: ["CertChainCrypto"]),
         .target(name: "CertChainLedger", dependencies: ["CertChainModel", "CertChainCrypto"]),
         .target(name: "PBFT"),

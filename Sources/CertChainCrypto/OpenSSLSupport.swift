@@ -1,4 +1,5 @@
 import COpenSSL
+import CSM2Verify
 
 /// Owns one `EVP_PKEY*`; immutable after creation, so it may be shared across threads
 /// (OpenSSL 3 allows concurrent use of a key by separate operation contexts).
@@ -8,6 +9,19 @@ final class EVPKeyBox: @unchecked Sendable {
     init(_ pointer: OpaquePointer) { self.pointer = pointer }
 
     deinit { EVP_PKEY_free(pointer) }
+}
+
+/// Owns a `cc_sm2_key` (an SM2 point's verification state and comb table) and frees it with the last copy of its key.
+final class SM2KeyBox: @unchecked Sendable {
+    let pointer: OpaquePointer
+
+    /// The state of the uncompressed point 04||X||Y; nil when it is not on the SM2 curve.
+    init?(point: [UInt8]) {
+        guard let pointer = point.withUnsafeBufferPointer({ cc_sm2_key_new($0.baseAddress, $0.count) }) else { return nil }
+        self.pointer = pointer
+    }
+
+    deinit { cc_sm2_key_free(pointer) }
 }
 
 /// C strings that live for the whole process, used as OSSL_PARAM keys and values.

@@ -214,7 +214,92 @@ final class SignatureTests: XCTestCase {
                 results.set(i, ok && !bad)
             }
             XCTAssertEqual(results.trueCount, 200, "\(suite)")
+            // 400 verifications from many threads cross the threshold: an SM2 key builds its table while others verify.
+            XCTAssertEqual(publicKey.hasVerificationTable, suite == .sm2sm3, "\(suite)")
         }
+    }
+
+    /// certchain's SM2 verification (OpenSSL's point arithmetic, a comb table once the key verifies often) gives
+    /// OpenSSL's EVP_DigestVerify answer on valid, tampered and malformed signatures, before and after the table.
+    func testSM2VerificationAgreesWithOpenSSLBeforeAndAfterItsTable() throws {
+        let key = try PrivateKey.generate(suite: .sm2sm3)
+        let publicKey = try PublicKey(suite: .sm2sm3, rawBytes: key.publicKey.rawBytes)
+        let messages = (0..<12).map { i in (0..<(i * 37)).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ i) } }
+        let signatures = try messages.map { try key.sign($0) }
+        var checked = 0
+        func agree(_ signature: [UInt8], _ message: [UInt8], expected: Bool, _ what: String) {
+            XCTAssertEqual(publicKey.verify(signature: signature, message: message), expected, what)
+            XCTAssertEqual(publicKey.verifyWithDigestVerify(signature: signature, message: message), expected, what)
+            checked += 1
+        }
+        let order = Hex.decode("fffffffeffffffffffffffffffffffff7203df6b21c6052b53bbf40939d54123")!
+        for round in ["without table", "with table"] {
+            XCTAssertEqual(publicKey.hasVerificationTable, round == "with table")
+            for (index, (message, signature)) in zip(messages, signatures).enumerated() {
+                agree(signature, message, expected: true, "\(round) #\(index)")
+                agree(signature, message + [1], expected: false, "\(round) longer message")
+                agree(signatures[(index + 1) % messages.count], message, expected: false, "\(round) another message's signature")
+                for position in stride(from: index % 3, to: signature.count, by: 5) {
+                    var tampered = signature
+                    tampered[position] ^= UInt8(1) << UInt8(position % 8)
+                    agree(tampered, message, expected: false, "\(round) bit flipped @\(position)")
+                }
+                let (r, s) = Self.derIntegers(signature)
+                agree(Self.der(r, s), message, expected: true, "\(round) re-encoded")
+                agree(Self.der([0, 0] + r, s, minimal: false), message, expected: false, "\(round) non-minimal DER")
+                agree(signature + [0], message, expected: false, "\(round) trailing byte")
+                agree(Self.der([0], s), message, expected: false, "\(round) r = 0")
+                agree(Self.der(r, [0]), message, expected: false, "\(round) s = 0")
+                agree(Self.der(order, s), message, expected: false, "\(round) r = n")
+                agree(Self.der(r, order), message, expected: false, "\(round) s = n")
+                agree(Self.der(r, Self.subtract(order, r)), message, expected: false, "\(round) r + s = n")
+            }
+            // Bring the key to its table's threshold.
+            while !publicKey.hasVerificationTable && checked < 10 * PublicKey.sm2TableAfterVerifications {
+                agree(signatures[0], messages[0], expected: true, "warm-up")
+            }
+        }
+        XCTAssertTrue(publicKey.hasVerificationTable, "a key that verified often has its table")
+        let other = try PrivateKey.generate(suite: .sm2sm3)
+        XCTAssertFalse(other.publicKey.verify(signature: signatures[0], message: messages[0]), "another key's table does not help")
+    }
+
+    /// The (r, s) integers of a DER signature, leading zero bytes removed.
+    private static func derIntegers(_ signature: [UInt8]) -> ([UInt8], [UInt8]) {
+        var values: [[UInt8]] = []
+        var cursor = 2
+        while values.count < 2 {
+            let length = Int(signature[cursor + 1])
+            values.append(Array(signature[(cursor + 2)..<(cursor + 2 + length)].drop { $0 == 0 }))
+            cursor += 2 + length
+        }
+        return (values[0], values[1])
+    }
+
+    /// DER SEQUENCE of two INTEGERs (big-endian magnitudes); minimal adds a 0 byte only where the sign needs it,
+    /// otherwise the bytes go in as given.
+    private static func der(_ r: [UInt8], _ s: [UInt8], minimal: Bool = true) -> [UInt8] {
+        func integer(_ bytes: [UInt8]) -> [UInt8] {
+            var value = minimal ? Array(bytes.drop { $0 == 0 }) : bytes
+            if value.isEmpty || (minimal && value[0] & 0x80 != 0) { value.insert(0, at: 0) }
+            return [0x02, UInt8(value.count)] + value
+        }
+        let body = integer(r) + integer(s)
+        return [0x30, UInt8(body.count)] + body
+    }
+
+    /// a − b for big-endian magnitudes with a ≥ b, 32 bytes.
+    private static func subtract(_ a: [UInt8], _ b: [UInt8]) -> [UInt8] {
+        let b = [UInt8](repeating: 0, count: a.count - b.count) + b
+        var result = [UInt8](repeating: 0, count: a.count)
+        var borrow = 0
+        for i in stride(from: a.count - 1, through: 0, by: -1) {
+            var digit = Int(a[i]) - Int(b[i]) - borrow
+            borrow = digit < 0 ? 1 : 0
+            if digit < 0 { digit += 256 }
+            result[i] = UInt8(digit)
+        }
+        return result
     }
 
     // MARK: helpers

@@ -76,6 +76,9 @@ final class BenchTests: XCTestCase {
             accuracy: results.cpuSecondsPerTransactionAllValidators * 1e3, "the validators' figures add up to the total")
         XCTAssertNotNil(json["clientCpuMicrosecondsPerTransaction"])
         XCTAssertEqual(json["primaryValidator"] as? String, "node0")
+        let reference = try XCTUnwrap(json["verificationMicroseconds"] as? Double)
+        let node = try XCTUnwrap(json["nodeVerificationMicroseconds"] as? Double)
+        XCTAssertTrue(reference > 0 && node > 0, "both verification costs are measured: \(reference) µs, \(node) µs")
     }
 
     func testStateGrowthRunExecutesTheWholeWorkloadExactly() throws {
