@@ -471,9 +471,15 @@ public final class Bench: @unchecked Sendable {
             try testnet.startNode(index, executable: options.executable)
             let client = try makeClient("http://" + genesis.validators[index].apiAddress, timeoutSeconds: 5)
             var height: UInt64 = 0
+            var profiling = options.perfSeconds == 0
             // Bounded by catchUpTimeoutSeconds.
             while benchNow() - begin < options.catchUpTimeoutSeconds {
-                if let status = try? benchReadJSON(client, "/v1/status", as: StatusResponse.self) { height = status.height }
+                if let status = try? benchReadJSON(client, "/v1/status", as: StatusResponse.self) {
+                    height = status.height
+                    // perf -p follows the threads alive when it attaches: attach once the node answers.
+                    if !profiling, let pid = testnet.runningPid(index) { startPerf(pids: [pid]) }
+                    profiling = true
+                }
                 if height >= target { break }
                 usleep(20_000)
             }
