@@ -4,6 +4,8 @@ import Foundation
 public enum ExactDecimal {
     /// Longest accepted decimal string (characters).
     public static let lengthMax = 30
+    /// The locale decimal strings are parsed in (a dot, no grouping), made once instead of per parse.
+    static let posix = Locale(identifier: "en_US_POSIX")
 
     /// Parses `^[0-9]+(\.[0-9]+)?$` with at most `maxScale` fraction digits; nil otherwise (no sign, exponent or spaces).
     public static func parse(_ s: String, maxScale: Int) -> Decimal? {
@@ -23,7 +25,7 @@ public enum ExactDecimal {
             }
         }
         guard intDigits > 0, !seenDot || fracDigits > 0, fracDigits <= maxScale else { return nil }
-        return Decimal(string: s, locale: Locale(identifier: "en_US_POSIX"))
+        return Decimal(string: s, locale: posix)
     }
 
     /// Number of fraction digits written in a decimal string.
@@ -91,6 +93,6 @@ public enum ExactDecimal {
 
     /// Parses a stored plain decimal (produced by `plain` or `string`), 0 on garbage.
     public static func stored(_ s: String) -> Decimal {
-        Decimal(string: s, locale: Locale(identifier: "en_US_POSIX")) ?? 0
+        Decimal(string: s, locale: posix) ?? 0
     }
 }

@@ -133,6 +133,8 @@ public final class NodeCore: @unchecked Sendable {
     let selfIndex: Int
     let validatorKeys: [PublicKey]
     let store: NodeStorage
+    /// Writes synced blocks (see `applySynced`), one at a time, in order.
+    let syncWriter = DispatchQueue(label: "certchain.sync-writer")
     let mempool: Mempool
     let keyCache = SignerKeyCache()
     /// Transactions whose signatures were verified here (each is verified once per validator).
@@ -856,20 +858,32 @@ public final class NodeCore: @unchecked Sendable {
 
     /// Writes the block, its certificate, receipts and state changes in one SQLite transaction, then applies them.
     func commit(_ block: ExecutedBlock, certificate: CommitCertificate, synced: Bool = false) {
+        do {
+            try Self.persist(block, certificate: certificate, store: store, ledger: ledger)
+        } catch {
+            log.error("cannot write block \(block.block.header.height): \(error); stopping")
+            fatalError("cannot write block \(block.block.header.height): \(error)")
+        }
+        didPersist(block, synced: synced)
+    }
+
+    /// Writes the block, its certificate, receipts, state changes and query index rows in one SQLite transaction.
+    /// Touches only the store (and `ledger`'s thread-safe record cache), so a synced block can be written off the
+    /// driver while the driver executes the next one; index rows read the store, so blocks are written in order.
+    static func persist(_ block: ExecutedBlock, certificate: CommitCertificate, store: NodeStorage, ledger: Ledger) throws {
         let stored = ChainStore.StoredBlock(
             height: block.block.header.height, hash: block.hash, blockBytes: block.block.encode(),
             certificateBytes: certificate.encode(),
             transactions: zip(block.transactionIds, block.execution.receipts).enumerated().map { index, pair in
                 ChainStore.StoredTransaction(hash: pair.0, index: index, receiptBytes: pair.1.encode())
             })
-        do {
-            try store.commitBlock(
-                stored, stateChanges: block.execution.changes, bucketChanges: block.execution.bucketChanges,
-                indexEntries: QueryIndex.rows(for: block.execution.changes, in: store, ledger: ledger))
-        } catch {
-            log.error("cannot write block \(block.block.header.height): \(error); stopping")
-            fatalError("cannot write block \(block.block.header.height): \(error)")
-        }
+        try store.commitBlock(
+            stored, stateChanges: block.execution.changes, bucketChanges: block.execution.bucketChanges,
+            indexEntries: QueryIndex.rows(for: block.execution.changes, in: store, ledger: ledger))
+    }
+
+    /// Applies a block `persist` wrote: the ledger, height and tip move to it, and readers see it.
+    func didPersist(_ block: ExecutedBlock, synced: Bool) {
         ledger.commit(block.execution)
         lastProgressMs = clock()
         height = block.block.header.height
@@ -935,15 +949,32 @@ public final class NodeCore: @unchecked Sendable {
                 to: validators[peer].id,
                 PeerMessage.blockRequest(fromHeight: last + 1, countMax: UInt16(WireLimits.blocksPerResponseMax)).encode())
         }
+        // Pipelined: block k is written on `syncWriter` while the driver executes block k+1 on top of it (held in
+        // flight, as a backup holds a proposal it voted for); one write outstanding, and every write has landed and
+        // been applied before this returns, so readers only ever see blocks that are on disk.
         var applied = 0
+        var writing: (block: ExecutedBlock, done: DispatchSemaphore, failure: ConcurrentSlots<String>)?
+        func finishWriting() {
+            guard let pending = writing else { return }
+            pending.done.wait()
+            writing = nil
+            if let failure = pending.failure[0] {
+                log.error("cannot write block \(pending.block.block.header.height): \(failure); stopping")
+                fatalError("cannot write block \(pending.block.block.header.height): \(failure)")
+            }
+            didPersist(pending.block, synced: true)
+            applied += 1
+        }
         for pair in decoded {
             guard let block = pair.block, let certificate = pair.certificate else {
                 log.warn("undecodable block from \(validators[peer].id)")
                 peerHeights[peer] = nil
                 break
             }
-            if block.header.height <= height { continue }
-            guard block.header.height == height + 1, block.header.previousHash == lastHash, block.header.chainId == genesis.chainId else {
+            if block.header.height <= writing?.block.block.header.height ?? height { continue }
+            // Speculation at this height (a proposal seen before falling behind) gives way to the certified block.
+            dropInFlight(from: block.header.height)
+            guard block.header.height == tipHeight + 1, block.header.previousHash == tipHash, block.header.chainId == genesis.chainId else {
                 break
             }
             let hash = block.header.hash(hashAlgorithm)
@@ -961,9 +992,22 @@ public final class NodeCore: @unchecked Sendable {
                 peerHeights[peer] = nil
                 break
             }
-            commit(mine, certificate: certificate, synced: true)
-            applied += 1
+            inFlight.append(mine)
+            finishWriting()
+            let done = DispatchSemaphore(value: 0)
+            let failure = ConcurrentSlots<String>(count: 1)
+            let (store, ledger) = (store, ledger)
+            syncWriter.async {
+                do {
+                    try Self.persist(mine, certificate: certificate, store: store, ledger: ledger)
+                } catch {
+                    failure[0] = "\(error)"
+                }
+                done.signal()
+            }
+            writing = (mine, done, failure)
         }
+        finishWriting()
         // A peer that sent a bad block is not waited for.
         if peerHeights[peer] == nil, syncRequest?.peer == peer { syncRequest = nil }
         if applied > 0 {
