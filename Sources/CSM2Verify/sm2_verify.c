@@ -76,12 +76,15 @@ static int comb_build(comb *c, const EC_POINT *base, int window_bits, BN_CTX *ct
     return ok;
 }
 
-/// acc += k · P from P's comb table.
+/// acc += k · P from P's comb table (k < 2^256).
 static int comb_add_multiple(const comb *c, EC_POINT *acc, const BIGNUM *k, BN_CTX *ctx) {
+    // The scalar's bytes, little-endian with a zero byte of slack: digits are read with shifts, not BN calls.
+    unsigned char bytes[SCALAR_BITS / 8 + 2] = {0};
+    if (BN_num_bits(k) > SCALAR_BITS || BN_bn2lebinpad(k, bytes, SCALAR_BITS / 8) != SCALAR_BITS / 8) return 0;
     int per_block = (1 << c->window_bits) - 1;
     for (int i = 0; i < c->blocks; i++) {
-        int digit = 0;
-        for (int b = c->window_bits - 1; b >= 0; b--) digit = (digit << 1) | BN_is_bit_set(k, i * c->window_bits + b);
+        int bit = i * c->window_bits;
+        int digit = ((bytes[bit / 8] | (bytes[bit / 8 + 1] << 8)) >> (bit % 8)) & per_block;
         if (digit != 0 && EC_POINT_add(group, acc, acc, c->points[(size_t)i * per_block + digit - 1], ctx) != 1) return 0;
     }
     return 1;

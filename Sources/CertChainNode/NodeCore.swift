@@ -62,6 +62,10 @@ struct ExecutedBlock {
     var hash: [UInt8]
     var transactionIds: [[UInt8]]
     var execution: BlockExecution
+    /// The receipts' canonical bytes (hashed into the header's receipt root, then stored), encoded once.
+    var receiptBytes: [[UInt8]]
+    /// The block's canonical bytes once encoded (the primary's proposal payload), so the store does not encode it again.
+    var blockBytes: [UInt8]? = nil
 }
 
 /// Where the node driver keeps blocks, receipts, state and its consensus log: SQLite (`ChainStore`) on a
@@ -660,11 +664,13 @@ public final class NodeCore: @unchecked Sendable {
         }
         lastProposalMs = now
         let timestampMs = max(now, tipTimestampMs + 1)
-        let executedBlock = execute(
+        var executedBlock = execute(
             transactions: transactions, ids: ids, height: tipHeight + 1, timestampMs: timestampMs, view: replica.view,
             proposer: validators[selfIndex].id)
+        let payload = executedBlock.block.encode()
+        executedBlock.blockBytes = payload
         inFlight.append(executedBlock)
-        replica.propose(digest: executedBlock.hash, payload: executedBlock.block.encode())
+        replica.propose(digest: executedBlock.hash, payload: payload)
         pump()
     }
 
@@ -704,13 +710,14 @@ public final class NodeCore: @unchecked Sendable {
         let execution = ledger.execute(
             transactions, txHashes: ids, blockDate: BlockDate.string(timestampMs: timestampMs), height: height,
             after: parents.map(\.execution))
+        let receiptBytes = execution.receipts.map { $0.encode() }
         let header = BlockHeader(
             chainId: genesis.chainId, height: height, previousHash: parents.last?.hash ?? lastHash, timestampMs: timestampMs, view: view,
             proposer: proposer, txRoot: Merkle.root(leaves: ids, hash: hashAlgorithm),
-            receiptRoot: Merkle.root(leaves: execution.receipts.map { $0.encode() }, hash: hashAlgorithm),
+            receiptRoot: Merkle.root(leaves: receiptBytes, hash: hashAlgorithm),
             stateRoot: execution.stateRoot)
         let block = Block(header: header, transactions: transactions)
-        return ExecutedBlock(block: block, hash: header.hash(hashAlgorithm), transactionIds: ids, execution: execution)
+        return ExecutedBlock(block: block, hash: header.hash(hashAlgorithm), transactionIds: ids, execution: execution, receiptBytes: receiptBytes)
     }
 
     // MARK: - Validating (backups)
@@ -872,10 +879,10 @@ public final class NodeCore: @unchecked Sendable {
     /// driver while the driver executes the next one; index rows read the store, so blocks are written in order.
     static func persist(_ block: ExecutedBlock, certificate: CommitCertificate, store: NodeStorage, ledger: Ledger) throws {
         let stored = ChainStore.StoredBlock(
-            height: block.block.header.height, hash: block.hash, blockBytes: block.block.encode(),
+            height: block.block.header.height, hash: block.hash, blockBytes: block.blockBytes ?? block.block.encode(),
             certificateBytes: certificate.encode(),
-            transactions: zip(block.transactionIds, block.execution.receipts).enumerated().map { index, pair in
-                ChainStore.StoredTransaction(hash: pair.0, index: index, receiptBytes: pair.1.encode())
+            transactions: zip(block.transactionIds, block.receiptBytes).enumerated().map { index, pair in
+                ChainStore.StoredTransaction(hash: pair.0, index: index, receiptBytes: pair.1)
             })
         try store.commitBlock(
             stored, stateChanges: block.execution.changes, bucketChanges: block.execution.bucketChanges,
