@@ -172,6 +172,16 @@ public struct Testnet: Sendable {
         return kill(pid, signal) == 0
     }
 
+    /// Crashes validator `index` (SIGKILL, no clean stop) and waits, at most `timeoutSeconds`, until the process is gone,
+    /// so it can be started again at once; true if it was running and is gone.
+    @discardableResult
+    public func killNode(_ index: Int, timeoutSeconds: Double = 5) -> Bool {
+        guard let pid = runningPid(index), kill(pid, SIGKILL) == 0 else { return false }
+        let deadline = Date().addingTimeInterval(timeoutSeconds)
+        while !Self.hasExited(pid) && Date() < deadline { usleep(5_000) }
+        return Self.hasExited(pid)
+    }
+
     /// Stops validator `index`: SIGTERM, then SIGKILL after `graceSeconds`; see `stopNodes`.
     @discardableResult
     public func stopNode(_ index: Int, graceSeconds: Double = 10) -> [Int: Int32] {

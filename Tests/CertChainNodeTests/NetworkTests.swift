@@ -46,10 +46,9 @@ final class NetworkTests: XCTestCase {
         let events = EventLog()
         options.onProgress = { submitted in
             if submitted == 120 {
-                events.add("killed node\(victim): \(testnet.signalNode(victim, SIGKILL))")
+                events.add("killed node\(victim): \(testnet.killNode(victim))")
             }
             if submitted == 260 {
-                usleep(300_000)
                 do {
                     try testnet.startNode(victim, executable: binary)
                     events.add("restarted node\(victim)")
@@ -231,7 +230,7 @@ final class NetworkTests: XCTestCase {
         options.onProgress = { submitted in
             if submitted == 150 {
                 recovery.start()
-                events.add("killed primary node0: \(testnet.signalNode(0, SIGKILL))")
+                events.add("killed primary node0: \(testnet.killNode(0))")
             }
             if submitted == 330 {
                 // The old primary comes back only once the backups have committed in a new view (bounded wait):
@@ -282,7 +281,7 @@ final class NetworkTests: XCTestCase {
         let events = EventLog()
         options.onProgress = { submitted in
             if submitted == 100 {
-                events.add("kill node5: \(testnet.signalNode(5, SIGKILL)), node6: \(testnet.signalNode(6, SIGKILL))")
+                events.add("kill node5: \(testnet.killNode(5)), node6: \(testnet.killNode(6))")
             }
             if submitted == 300 {
                 do {
