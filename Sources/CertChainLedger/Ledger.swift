@@ -173,7 +173,7 @@ public struct Ledger: StateReader, Sendable {
 
 /// A value written during a block: encoded bytes (nil = deleted), or a record whose canonical encoding is
 /// deferred to the end of the block (a record written by several transactions of one block is encoded once).
-enum Slot {
+enum Slot: Sendable {
     case bytes([UInt8]?)
     case record(any StateRecord)
 }
@@ -275,17 +275,31 @@ struct Overlay {
 
     /// The block's changes sorted by key, records encoded now (and remembered decoded for the next block).
     var sortedChanges: [(key: String, value: [UInt8]?)] {
-        block.keys.sorted(by: keyPrecedes).compactMap { k in
-            let v: [UInt8]?
-            switch block[k]! {
-            case .bytes(let value): v = value
+        let keys = block.keys.sorted(by: keyPrecedes)
+        let slots = keys.map { block[$0]! }
+        let encoded = Overlay.encodeRecords(slots)
+        var changes: [(key: String, value: [UInt8]?)] = []
+        changes.reserveCapacity(keys.count)
+        for (index, key) in keys.enumerated() {
+            let value: [UInt8]?
+            switch slots[index] {
+            case .bytes(let bytes): value = bytes
             case .record(let record):
-                let bytes = StateCodec.encode(record)
-                cache.remember(key: k, bytes: bytes, record: record)
-                v = bytes
+                value = encoded[index]
+                cache.remember(key: key, bytes: encoded[index] ?? [], record: record)
             }
-            if v == before(k) { return nil }
-            return (key: k, value: v)
+            if value == before(key) { continue }
+            changes.append((key: key, value: value))
+        }
+        return changes
+    }
+
+    /// The canonical bytes of each record slot (nil for byte slots). Each record's bytes depend on it alone, so a
+    /// block with many records encodes them on all cores; the result is the same either way.
+    static func encodeRecords(_ slots: [Slot]) -> [[UInt8]?] {
+        concurrentMap(count: slots.count) { index in
+            if case .record(let record) = slots[index] { return StateCodec.encode(record) }
+            return nil
         }
     }
 }

@@ -123,24 +123,32 @@ struct StateTree: Sendable {
         if changes.isEmpty { return StateTreeUpdate(levels: [], root: root) }
         var touched: [Int: [String: [UInt8]?]] = [:]
         for change in changes { touched[change.bucket, default: [:]][change.key] = .some(change.valueHash) }
+        // Each bucket's leaf depends on its committed entries and its writes alone: many buckets are read (from the
+        // store) and hashed on all cores.
+        let buckets = Array(touched)
+        let leafHashes = concurrentMap(count: buckets.count) { index in leaf(buckets[index].key, buckets[index].value, state: state) }
         var leaves: [Int: [UInt8]] = [:]
-        for (bucket, writes) in touched {
-            // The committed entries come sorted; each write is placed by binary search (a bucket's few writes cost
-            // O(log n) comparisons each instead of re-sorting the bucket).
-            var entries = state.bucketEntries(bucket)
-            for (key, valueHash) in writes {
-                let index = StateTree.position(of: key, in: entries)
-                let present = index < entries.count && entries[index].key == key
-                switch (valueHash, present) {
-                case (let valueHash?, true): entries[index].valueHash = valueHash
-                case (let valueHash?, false): entries.insert((key: key, valueHash: valueHash), at: index)
-                case (nil, true): entries.remove(at: index)
-                case (nil, false): break
-                }
-            }
-            leaves[bucket] = Merkle.leafHash(StateTree.bucketHash(entries, hash), hash: hash)
-        }
+        leaves.reserveCapacity(buckets.count)
+        for (index, bucket) in buckets.enumerated() { leaves[bucket.key] = leafHashes[index] }
         return propagate(leaves)
+    }
+
+    /// The leaf hash of `bucket` once `writes` (key → new value hash, nil = deleted) are applied to its committed entries.
+    private func leaf(_ bucket: Int, _ writes: [String: [UInt8]?], state: CommittedState) -> [UInt8] {
+        // The committed entries come sorted; each write is placed by binary search (a bucket's few writes cost
+        // O(log n) comparisons each instead of re-sorting the bucket).
+        var entries = state.bucketEntries(bucket)
+        for (key, valueHash) in writes {
+            let index = StateTree.position(of: key, in: entries)
+            let present = index < entries.count && entries[index].key == key
+            switch (valueHash, present) {
+            case (let valueHash?, true): entries[index].valueHash = valueHash
+            case (let valueHash?, false): entries.insert((key: key, valueHash: valueHash), at: index)
+            case (nil, true): entries.remove(at: index)
+            case (nil, false): break
+            }
+        }
+        return Merkle.leafHash(StateTree.bucketHash(entries, hash), hash: hash)
     }
 
     /// The first index of `entries` (sorted by key bytes) whose key does not precede `key`.

@@ -51,21 +51,6 @@ extension CertificateView {
     }
 }
 
-/// A fixed number of result slots filled from `DispatchQueue.concurrentPerform` workers.
-final class ConcurrentSlots<Value>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var values: [Value?]
-
-    init(count: Int) { values = Array(repeating: nil, count: count) }
-
-    subscript(index: Int) -> Value? {
-        get { lock.withLock { values[index] } }
-        set { lock.withLock { values[index] = newValue } }
-    }
-
-    var all: [Value?] { lock.withLock { values } }
-}
-
 /// An HTTP client for `http://host:port` with a given timeout.
 func makeClient(_ url: String, timeoutSeconds: Double) throws -> CertChainNet.HTTPClient {
     let parsed = try CertChainNet.HTTPClient(url: url)
