@@ -5,6 +5,7 @@
 #include <openssl/bn.h>
 #include <openssl/ec.h>
 #include <openssl/ecdsa.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/obj_mac.h>
 #include <pthread.h>
@@ -240,6 +241,8 @@ int cc_sm2_verify(cc_sm2_key *key, const unsigned char *sig, size_t sig_len, con
     if (BN_mod_add(t, e, x1, order, ctx) != 1) goto done;
     valid = BN_cmp(r, t) == 0;
 done:
+    // A malformed signature leaves OpenSSL errors on this thread's queue: they belong to no caller.
+    if (!valid) ERR_clear_error();
     EVP_MD_CTX_free(md);
     EC_POINT_free(sum);
     OPENSSL_free(der);
