@@ -52,6 +52,13 @@ public struct HTTPResponse: Sendable {
         json(status, Array("{\"error\":\(jsonQuote(code)),\"message\":\(jsonQuote(message))}".utf8))
     }
 
+    /// 405 `method-not-allowed` with the `Allow` header RFC 9110 asks for (the methods the resource takes).
+    public static func methodNotAllowed(allow: String, message: String) -> HTTPResponse {
+        var response = error(405, code: "method-not-allowed", message: message)
+        response.headers.append(("Allow", allow))
+        return response
+    }
+
     /// The first header value named `name` (case-insensitive).
     public func header(_ name: String) -> String? {
         let n = name.lowercased()

@@ -22,6 +22,10 @@ extension Node {
     /// Routes one HTTP request (SPEC section 7); runs on the server's connection thread.
     func handle(_ request: HTTPRequest) -> HTTPResponse {
         let parts = Self.pathParts(request.path)
+        // A certificate is named by its 18-digit number: anything else is bad input, not an unknown certificate.
+        if request.method == "GET", parts.count >= 3, parts[0] == "v1", parts[1] == "certificates", !Formats.isCertificateNumber(parts[2]) {
+            return .error(400, code: "invalid-certificate-number", message: "a certificate number is 18 digits, not \"\(parts[2].prefix(40))\"")
+        }
         // Authentication and authorization (AccessControl.swift); refusals and session endpoints answer here.
         let checked: CertificateRead?
         switch checkAccess(request, parts) {
@@ -67,7 +71,7 @@ extension Node {
             if ["GET", "POST"].contains(request.method) {
                 return .error(404, code: "not-found", message: "no such endpoint: \(request.method) \(request.path)")
             }
-            return .error(405, code: "method-not-allowed", message: "\(request.method) is not supported")
+            return .methodNotAllowed(allow: "GET, POST", message: "\(request.method) is not supported")
         }
     }
 

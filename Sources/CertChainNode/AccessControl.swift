@@ -61,9 +61,9 @@ extension Node {
         // The public endpoints answer a method they do not take with 405, not with a demand to authenticate.
         case (let method, 2) where parts[0] == "v1" && parts[1] == "status" && method != "HEAD",
             (let method, 1) where parts[0] == "metrics" && method != "HEAD":
-            return .respond(.error(405, code: "method-not-allowed", message: "\(method) is not supported on \(request.path) (GET only)"))
+            return .respond(.methodNotAllowed(allow: "GET", message: "\(method) is not supported on \(request.path) (GET only)"))
         case (let method, 2) where parts[0] == "v1" && parts[1] == "transactions":
-            return .respond(.error(405, code: "method-not-allowed", message: "\(method) is not supported on \(request.path) (POST only)"))
+            return .respond(.methodNotAllowed(allow: "POST", message: "\(method) is not supported on \(request.path) (POST only)"))
         default: break
         }
         // Web pages and assets are public; other methods get the router's 405.
@@ -306,7 +306,7 @@ extension Node {
             }
             return .respond(json(200, ["revoked": true]))
         default:
-            return .respond(.error(405, code: "method-not-allowed", message: "\(request.method) is not supported on /v1/sessions"))
+            return .respond(.methodNotAllowed(allow: "POST, DELETE", message: "\(request.method) is not supported on /v1/sessions"))
         }
     }
 }

@@ -343,8 +343,13 @@ final class AccessNetworkTests: XCTestCase {
         let other = try HTTPClient(url: "http://\(genesis.validators[2].apiAddress)")
         XCTAssertEqual(try other.request("GET", "/v1/status").status, 200)
         // A public endpoint asked with a method it does not take: 405, not a demand to authenticate.
-        for (method, path) in [("DELETE", "/v1/status"), ("POST", "/v1/status"), ("PUT", "/metrics"), ("GET", "/v1/transactions")] {
-            XCTAssertEqual(try other.request(method, path).status, 405, "\(method) \(path)")
+        for (method, path, allow) in [
+            ("DELETE", "/v1/status", "GET"), ("POST", "/v1/status", "GET"), ("PUT", "/metrics", "GET"), ("GET", "/v1/transactions", "POST"),
+            ("PUT", "/v1/sessions", "POST, DELETE"),
+        ] {
+            let answer = try other.request(method, path)
+            XCTAssertEqual(answer.status, 405, "\(method) \(path)")
+            XCTAssertEqual(answer.header("Allow"), allow, "405 names the methods \(path) takes")
         }
 
         // Refusals are logged with identity, path and reason.

@@ -324,6 +324,12 @@ final class NetworkTests: XCTestCase {
         response = try signedGet(api, "/v1/certificates/440300202199999999")
         XCTAssertEqual(response.status, 404)
         XCTAssertEqual(errorCode(response), "certificate-not-found")
+        // Not a certificate number at all: bad input, whatever follows it.
+        for path in ["/v1/certificates/abc", "/v1/certificates/44030020219999999/history", "/v1/certificates/x?proof=true"] {
+            response = try signedGet(api, path)
+            XCTAssertEqual(response.status, 400, path)
+            XCTAssertEqual(errorCode(response), "invalid-certificate-number", path)
+        }
 
         response = try signedGet(api, "/v1/blocks/abc")
         XCTAssertEqual(response.status, 400)
