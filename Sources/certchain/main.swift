@@ -60,10 +60,12 @@ struct CLIError: Error, CustomStringConvertible {
 struct CommandSpec {
     var options: Set<String> = []
     var flags: Set<String> = []
+    /// Most positional arguments, the subcommand's own name included (`keys generate`: 1).
+    var positionalMax = 0
 
     /// Both specs' options and flags.
     func union(_ other: CommandSpec) -> CommandSpec {
-        CommandSpec(options: options.union(other.options), flags: flags.union(other.flags))
+        CommandSpec(options: options.union(other.options), flags: flags.union(other.flags), positionalMax: max(positionalMax, other.positionalMax))
     }
 
     static let auth: Set<String> = ["api", "key", "identity", "keys"]
@@ -71,27 +73,27 @@ struct CommandSpec {
 
     /// What each command accepts, keyed `command` or `command subcommand` (the subcommand's key wins when both exist).
     static let all: [String: CommandSpec] = [
-        "keys generate": CommandSpec(options: ["suite", "out"], flags: ["force"]),
-        "genesis create": CommandSpec(options: createNetwork, flags: ["force"]),
+        "keys generate": CommandSpec(options: ["suite", "out"], flags: ["force"], positionalMax: 1),
+        "genesis create": CommandSpec(options: createNetwork, flags: ["force"], positionalMax: 1),
         "node": CommandSpec(options: ["genesis", "id", "key", "data", "log-level"]),
-        "testnet up": CommandSpec(options: createNetwork, flags: ["quiet-urls"]),
-        "testnet down": CommandSpec(options: ["dir"]),
-        "testnet status": CommandSpec(options: ["dir"]),
-        "testnet start": CommandSpec(options: ["dir", "node"]),
-        "testnet stop": CommandSpec(options: ["dir", "node"], flags: ["kill"]),
-        "workload generate": CommandSpec(options: ["certificates", "seed", "bad-rate", "max-principals"], flags: ["force"]),
-        "replay": CommandSpec(options: ["api", "keys", "report", "limit"]),
+        "testnet up": CommandSpec(options: createNetwork, flags: ["quiet-urls"], positionalMax: 1),
+        "testnet down": CommandSpec(options: ["dir"], positionalMax: 1),
+        "testnet status": CommandSpec(options: ["dir"], positionalMax: 1),
+        "testnet start": CommandSpec(options: ["dir", "node"], positionalMax: 1),
+        "testnet stop": CommandSpec(options: ["dir", "node"], flags: ["kill"], positionalMax: 1),
+        "workload generate": CommandSpec(options: ["certificates", "seed", "bad-rate", "max-principals"], flags: ["force"], positionalMax: 2),
+        "replay": CommandSpec(options: ["api", "keys", "report", "limit"], positionalMax: 1),
         "simulate": CommandSpec(
             options: ["seeds", "first-seed", "validators", "workload", "transactions", "twins"], flags: ["primary-faults", "verbose"]),
         "submit": CommandSpec(options: ["api", "key", "signer", "kind", "body", "effective-date", "nonce", "chain-id"]),
         "status": CommandSpec(options: ["api"]),
-        "certificate": CommandSpec(options: auth, flags: ["json"]),
-        "history": CommandSpec(options: auth, flags: ["json"]),
-        "trace": CommandSpec(options: auth),
-        "tx": CommandSpec(options: auth),
-        "block": CommandSpec(options: auth),
-        "get": CommandSpec(options: auth, flags: ["raw"]),
-        "verify": CommandSpec(options: ["genesis"]),
+        "certificate": CommandSpec(options: auth, flags: ["json"], positionalMax: 1),
+        "history": CommandSpec(options: auth, flags: ["json"], positionalMax: 1),
+        "trace": CommandSpec(options: auth, positionalMax: 1),
+        "tx": CommandSpec(options: auth, positionalMax: 1),
+        "block": CommandSpec(options: auth, positionalMax: 1),
+        "get": CommandSpec(options: auth, flags: ["raw"], positionalMax: 1),
+        "verify": CommandSpec(options: ["genesis"], positionalMax: 8),  // verify names the extras itself
         "login": CommandSpec(options: auth.union(["ttl", "certificate"])),
         "bench": CommandSpec(options: [
             "profile", "validators", "suite", "certificates", "clients", "slice", "slices", "growth-seconds", "phase-seconds",
@@ -152,6 +154,11 @@ struct Arguments {
             if let stray = options.keys.sorted().first(where: { !known.contains($0) }) ?? flags.sorted().first(where: { !known.contains($0) }) {
                 throw CLIError(description: "unknown option --\(stray) for `certchain \(command) \(subcommand)`", usage: true)
             }
+            if positional.count > sub.positionalMax {
+                throw CLIError(description: "unexpected argument(s) for `certchain \(command) \(subcommand)`: \(positional.dropFirst(sub.positionalMax).joined(separator: " "))", usage: true)
+            }
+        } else if let own = CommandSpec.all[command], positional.count > own.positionalMax {
+            throw CLIError(description: "unexpected argument(s) for `certchain \(command)`: \(positional.dropFirst(own.positionalMax).joined(separator: " "))", usage: true)
         }
     }
 
@@ -203,7 +210,13 @@ func usageLines(for command: String) -> String {
 
 /// The text of the file at `path`, or a clear error.
 func readFile(_ path: String) throws -> String {
-    guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw CLIError(description: "cannot read \(path)") }
+    var isDirectory: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+        throw CLIError(description: "cannot read \(path): no such file")
+    }
+    guard !isDirectory.boolValue else { throw CLIError(description: "cannot read \(path): it is a folder, not a file") }
+    guard let data = FileManager.default.contents(atPath: path) else { throw CLIError(description: "cannot read \(path): not readable (check its permissions)") }
+    guard let text = String(data: data, encoding: .utf8) else { throw CLIError(description: "cannot read \(path): not UTF-8 text") }
     return text
 }
 
@@ -278,6 +291,9 @@ func defaultKeysFolder(_ arguments: Arguments) -> String? {
 func requestSigner(_ arguments: Arguments, _ api: HTTPClient) throws -> RequestSigner? {
     let keys = try keysDirectory(arguments)
     let keyPath = arguments.options["key"]
+    if keyPath == nil, arguments.options["identity"] != nil {
+        throw CLIError(description: "--identity needs --key FILE.pem (the key that signs as that identity)", usage: true)
+    }
     guard keyPath != nil || FileManager.default.fileExists(atPath: keys) else { return nil }
     guard let status = try JSONSerialization.jsonObject(with: Data(get(api, "/v1/status"))) as? [String: Any],
         let chainId = status["chainId"] as? String
@@ -625,6 +641,12 @@ func run() throws -> Int32 {
             print(try ProvenanceTrace.render(number: key, options: options, get: { try read($0) }))
         case "tx": printJSON(try read("/v1/transactions/\(key)"))
         case "get":
+            // What is sent is what is signed: a space or a #fragment would be either mangled on the way or signed and not sent.
+            if let bad = key.unicodeScalars.first(where: { $0 == "#" || $0.properties.isWhitespace || $0.value < 0x20 }) {
+                throw CLIError(
+                    description: "the path may not contain \(bad == "#" ? "a #fragment" : "spaces or control characters"); percent-encode them (a space is %20)",
+                    usage: true)
+            }
             let body = try read(key.hasPrefix("/") ? key : "/" + key)
             if arguments.flags.contains("raw") { FileHandle.standardOutput.write(Data(body)) } else { printJSON(body) }
         default: printJSON(try read("/v1/blocks/\(key)"))

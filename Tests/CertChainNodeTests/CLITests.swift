@@ -222,6 +222,12 @@ final class CLITests: XCTestCase {
                 2, "--nonce must be a whole number ≥ 0, not -3"
             ),
             (["status", "--api", "http://127.0.0.1:1"], 1, "no validator answers at http://127.0.0.1:1: connection refused; is it running?"),
+            (["certificate", "440300202100000001", "--api", "http://127.0.0.1:1", "extra"], 2, "unexpected argument(s) for `certchain certificate`: extra"),
+            (["keys", "generate", "extra"], 2, "unexpected argument(s) for `certchain keys generate`: extra"),
+            (["get", "/v1/certificates?agent=a b", "--api", "http://127.0.0.1:1"], 2, "the path may not contain spaces or control characters"),
+            (["get", "/v1/status#top", "--api", "http://127.0.0.1:1"], 2, "the path may not contain a #fragment"),
+            (["get", "/v1/status", "--api", "http://127.0.0.1:1", "--identity", "auditor:x"], 2, "--identity needs --key FILE.pem"),
+            (["node", "--genesis", "no-such-genesis.json", "--id", "node0", "--key", "k.pem", "--data", "d"], 1, "cannot read no-such-genesis.json: no such file"),
         ]
         for (arguments, status, message) in cases {
             let result = try certchain(arguments)
