@@ -28,7 +28,8 @@ let usage = """
                          [--twins K] [--primary-faults] [--verbose]   seeded whole-cluster simulation
                          (CERTCHAIN_SIM_SEED=N replays one seed exactly)
       certchain submit --api URL --key FILE.pem --signer org:ID|ent:TAXID --kind KIND --body JSON|@FILE
-                       [--effective-date YYYY-MM-DD] [--nonce N] [--chain-id ID]
+                       [--effective-date YYYY-MM-DD] [--nonce N] [--chain-id ID] [--wait SECONDS]
+                       --wait: follow it until it commits; exit 1 when its receipt is an error
       certchain status --api URL
       certchain certificate NUMBER --api URL [--json] [AUTH]   the certificate as printed on the paper form
       certchain history NUMBER --api URL [--json] [AUTH]       every transaction that touched it
@@ -85,7 +86,7 @@ struct CommandSpec {
         "replay": CommandSpec(options: ["api", "keys", "report", "limit"], positionalMax: 1),
         "simulate": CommandSpec(
             options: ["seeds", "first-seed", "validators", "workload", "transactions", "twins"], flags: ["primary-faults", "verbose"]),
-        "submit": CommandSpec(options: ["api", "key", "signer", "kind", "body", "effective-date", "nonce", "chain-id"]),
+        "submit": CommandSpec(options: ["api", "key", "signer", "kind", "body", "effective-date", "nonce", "chain-id", "wait"]),
         "status": CommandSpec(options: ["api"]),
         "certificate": CommandSpec(options: auth, flags: ["json"], positionalMax: 1),
         "history": CommandSpec(options: auth, flags: ["json"], positionalMax: 1),
@@ -587,10 +588,41 @@ func submitCommand(_ arguments: Arguments) throws {
     } catch {
         throw CLIError(description: "not a valid transaction: \(decodingMessage(error))")
     }
+    let waitSeconds = try arguments.options["wait"].map { _ in try arguments.int("wait", default: 0, atLeast: 1) }
+    if let waitSeconds, waitSeconds > 600 { throw CLIError(description: "--wait must be at most 600 seconds, not \(waitSeconds)", usage: true) }
     let signed = SignedTransaction(transaction: transaction, signature: try key.sign(transaction.signingBytes))
     let response = try api.request("POST", "/v1/transactions", body: Array(try JSONEncoder().encode(signed)), headers: [("Content-Type", "application/json")])
-    printJSON(response.body)
-    guard response.status < 300 else { throw CLIError(description: "refused (HTTP \(response.status))") }
+    guard response.status < 300 else {
+        printJSON(response.body)
+        throw CLIError(description: "refused (HTTP \(response.status))")
+    }
+    guard let waitSeconds else { return printJSON(response.body) }
+    guard let answer = try? JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any], let hash = answer["txHash"] as? String else {
+        throw CLIError(description: "the node accepted the transaction but did not name its hash")
+    }
+    try waitForReceipt(api, hash: hash, signer: RequestSigner(identity: transaction.signer, key: key, chainId: transaction.chainId), seconds: waitSeconds)
+}
+
+/// Follows `GET /v1/transactions/HASH` (signed as the submitter) until it commits, at most `seconds`; prints the
+/// answer, and fails when the receipt is an error (the chain ordered the transaction and refused it) or time runs out.
+func waitForReceipt(_ api: HTTPClient, hash: String, signer: RequestSigner, seconds: Int) throws {
+    let deadline = Date().addingTimeInterval(Double(seconds))
+    // Bounded by the deadline.
+    while true {
+        let body = try get(api, "/v1/transactions/\(hash)", signer: signer)
+        let answer = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any]
+        if answer?["status"] as? String == "committed" {
+            printJSON(body)
+            if let receipt = answer?["receipt"] as? [String: Any], let code = receipt["error"] as? String {
+                throw CLIError(description: "committed with an error receipt: \(code): \(receipt["message"] as? String ?? "")")
+            }
+            return
+        }
+        guard Date() < deadline else {
+            throw CLIError(description: "transaction \(hash) is still pending after \(seconds) s; look again with `certchain tx \(hash)`")
+        }
+        usleep(100_000)
+    }
 }
 
 /// Runs the command named by the process arguments; returns the exit status.

@@ -201,6 +201,43 @@ final class CLITests: XCTestCase {
         XCTAssertFalse(explicit.err.contains("without --keys"), explicit.err)
     }
 
+    /// `submit --wait` follows the transaction (signed as its submitter) until it commits, prints the answer, and fails
+    /// when the chain refused it in its receipt.
+    func testSubmitWaitFollowsTheTransactionToItsReceipt() throws {
+        let directory = try temporaryDirectory()
+        let keyPath = directory + "/k.pem"
+        let generated = try certchain(["keys", "generate", "--out", keyPath])
+        XCTAssertEqual(generated.status, 0, generated.err)
+        let publicKey = generated.out.trimmingCharacters(in: .whitespacesAndNewlines)
+        let hash = String(repeating: "ab", count: 32)
+        let polls = PollCount()
+        let server = HTTPServer(host: "127.0.0.1", port: 0) { request in
+            switch (request.method, request.path) {
+            case ("GET", "/v1/status"): return .json(200, Array(#"{"chainId":"c","height":1}"#.utf8))
+            case ("POST", "/v1/transactions"): return .json(202, Array(#"{"txHash":"\#(hash)","status":"pending"}"#.utf8))
+            case ("GET", "/v1/transactions/" + hash):
+                guard request.headers["x-certchain-identity"] == "org:sz-tax-2" else { return .error(401, code: "authentication-required", message: "unsigned") }
+                if polls.next() < 2 { return .json(200, Array(#"{"txHash":"\#(hash)","status":"pending"}"#.utf8)) }
+                return .json(200, Array(#"{"txHash":"\#(hash)","status":"committed","height":7,"index":0,"receipt":{"txHash":"\#(hash)","error":"invalid-date","message":"no such day"}}"#.utf8))
+            default: return .error(404, code: "not-found", message: request.path)
+            }
+        }
+        try server.start()
+        defer { server.stop() }
+        let body = #"{"taxId":"91440300595655961F","name":"深圳市一达通供应链服务有限公司","kind":"integratedService","bureau":"sz-tax-2","publicKey":""# + publicKey + "\"}"
+        let submit = ["submit", "--api", "http://127.0.0.1:\(server.boundPort)", "--key", keyPath, "--signer", "org:sz-tax-2",
+                      "--kind", "registerEnterprise", "--body", body]
+        let waited = try certchain(submit + ["--wait", "10"])
+        XCTAssertEqual(waited.status, 1, waited.err)
+        XCTAssertTrue(waited.err.contains("committed with an error receipt: invalid-date: no such day"), waited.err)
+        XCTAssertTrue(waited.out.contains("\"committed\""), waited.out)
+        XCTAssertEqual(polls.count, 3, "followed until it committed")
+        let plain = try certchain(submit)
+        XCTAssertEqual(plain.status, 0, plain.err)
+        XCTAssertTrue(plain.out.contains("\"pending\""), "without --wait the answer to the POST: \(plain.out)")
+        XCTAssertEqual(try certchain(submit + ["--wait", "0"]).status, 2, "--wait is at least 1 second")
+    }
+
     /// Unknown options, missing or out-of-range values and unusable URLs are usage errors or plain sentences.
     func testBadArgumentsAreExplained() throws {
         let cases: [(arguments: [String], status: Int32, message: String)] = [
@@ -325,4 +362,14 @@ final class CLITests: XCTestCase {
             XCTAssertFalse(FileManager.default.fileExists(atPath: testnet.nodeDirectory(index) + "/pid"))
         }
     }
+}
+
+/// Counts calls from the server's threads.
+final class PollCount: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = 0
+    /// The count before this call.
+    func next() -> Int { lock.withLock { defer { value += 1 }; return value } }
+    /// Calls so far.
+    var count: Int { lock.withLock { value } }
 }
