@@ -26,6 +26,13 @@ extension Node {
         if request.method == "GET", parts.count >= 3, parts[0] == "v1", parts[1] == "certificates", !Formats.isCertificateNumber(parts[2]) {
             return .error(400, code: "invalid-certificate-number", message: "a certificate number is 18 digits, not \"\(parts[2].prefix(40))\"")
         }
+        // A misspelt parameter must not pass unnoticed (the list queries check theirs the same way).
+        if request.method == "GET", let allowed = Self.resourceParameters(parts),
+            let unknown = request.query.keys.sorted().first(where: { !allowed.contains($0) })
+        {
+            let known = allowed.isEmpty ? "it takes none" : "it takes " + allowed.sorted().joined(separator: ", ")
+            return .error(400, code: "invalid-query", message: "unknown query parameter \(unknown) for \(request.path): \(known)")
+        }
         // Authentication and authorization (AccessControl.swift); refusals and session endpoints answer here.
         let checked: CertificateRead?
         switch checkAccess(request, parts) {
@@ -76,6 +83,18 @@ extension Node {
     }
 
     var reader: StoreStateReader { StoreStateReader(store: store) }
+
+    /// The query parameters a single-resource read takes (nil: not such a read, its own handler checks).
+    static func resourceParameters(_ parts: [String]) -> Set<String>? {
+        guard parts.count >= 3, parts[0] == "v1" else { return nil }
+        switch (parts.count, parts[1]) {
+        case (3, "certificates"), (3, "transactions"): return ["proof"]
+        case (4, "certificates") where parts[3] == "history": return ["proof"]
+        case (3, "blocks"): return ["receipts", "transactions", "waitMs"]
+        case (3, "applications"), (3, "claims"), (3, "declarations"), (3, "enterprises"): return []
+        default: return nil
+        }
+    }
 
     /// The non-empty `/`-separated parts of `path`; an ASCII path (the usual case) is split on bytes, which gives the same parts.
     static func pathParts(_ path: String) -> [String] {

@@ -324,6 +324,12 @@ final class NetworkTests: XCTestCase {
         response = try signedGet(api, "/v1/certificates/440300202199999999")
         XCTAssertEqual(response.status, 404)
         XCTAssertEqual(errorCode(response), "certificate-not-found")
+        // A misspelt parameter is named, not ignored.
+        response = try signedGet(api, "/v1/certificates/440300202199999999/history?proof=true&x=1")
+        XCTAssertEqual(response.status, 400)
+        XCTAssertEqual(errorCode(response), "invalid-query")
+        response = try signedGet(api, "/v1/blocks/1?reciepts=true")
+        XCTAssertEqual(errorCode(response), "invalid-query")
         // Not a certificate number at all: bad input, whatever follows it.
         for path in ["/v1/certificates/abc", "/v1/certificates/44030020219999999/history", "/v1/certificates/x?proof=true"] {
             response = try signedGet(api, path)
