@@ -173,7 +173,8 @@ extension Node {
             transaction = binary ? try SignedTransaction.decode(body) : try JSONDecoder().decode(SignedTransaction.self, from: Data(body))
         } catch {
             let form = binary ? "a canonically encoded signed transaction" : "a signed transaction"
-            return .error(400, code: "invalid-transaction", message: "the body is not \(form): \(describe(error))")
+            let reason = binary ? describe(error) : describeTransactionJSON(error, body: body)
+            return .error(400, code: "invalid-transaction", message: "the body is not \(form): \(reason)")
         }
         switch admit(transaction) {
         case .accepted(let id, let status):
@@ -237,16 +238,34 @@ extension Node {
 }
 
 func describe(_ error: Error) -> String {
+    /// Where in the document: `transaction.nonce`, or "the top level".
+    func place(_ path: [CodingKey]) -> String { path.isEmpty ? "the top level" : path.map(\.stringValue).joined(separator: ".") }
     switch error {
     case DecodingError.keyNotFound(let key, let context):
         return "missing field \((context.codingPath + [key]).map(\.stringValue).joined(separator: "."))"
     case DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context):
-        return "wrong type at \(context.codingPath.map(\.stringValue).joined(separator: ".")): \(context.debugDescription)"
+        return "wrong type at \(place(context.codingPath)): \(context.debugDescription)"
+    case DecodingError.dataCorrupted(let context) where !context.codingPath.isEmpty:
+        // A value the field cannot hold (a negative nonce, an unknown kind): the JSON itself is fine.
+        let underlying = context.underlyingError.map { " (\($0.localizedDescription))" } ?? ""
+        return "invalid value at \(place(context.codingPath)): \(context.debugDescription)\(underlying)"
     case DecodingError.dataCorrupted(let context):
         return context.debugDescription
     default:
         return "\(error)"
     }
+}
+
+/// Why a JSON body did not decode as a signed transaction. Foundation calls a number its field cannot hold (a negative
+/// nonce) "not valid JSON"; when the JSON parses, the field is named instead.
+func describeTransactionJSON(_ error: Error, body: [UInt8]) -> String {
+    guard case DecodingError.dataCorrupted(let context) = error, context.codingPath.isEmpty,
+        let object = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any]
+    else { return describe(error) }
+    if let nonce = object["nonce"] as? NSNumber, UInt64(exactly: nonce.doubleValue) == nil || nonce.doubleValue < 0 {
+        return "nonce must be a whole number from 0 to \(UInt64.max), not \(nonce)"
+    }
+    return "a value does not fit its field (a number out of range, or a fraction where a whole number is required)"
 }
 
 /// `GET /v1/status`.
