@@ -14,6 +14,9 @@ public final class ConcurrentSlots<Value>: @unchecked Sendable {
         set { lock.withLock { values[index] = newValue } }
     }
 
+    /// Replaces slot `index` with `transform` of its value, atomically.
+    public func update(_ index: Int, _ transform: (Value?) -> Value?) { lock.withLock { values[index] = transform(values[index]) } }
+
     /// Every slot, in order.
     public var all: [Value?] { lock.withLock { values } }
 }

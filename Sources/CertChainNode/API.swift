@@ -154,8 +154,22 @@ extension Node {
             # HELP certchain_synced_blocks_total Blocks obtained by state transfer since this process started.
             # TYPE certchain_synced_blocks_total counter
             certchain_synced_blocks_total{node="\(me)"} \(snap.syncedBlocks)
+            # HELP certchain_last_commit_timestamp_seconds When this process last saw the height move (0: not yet); alert when it stops moving.
+            # TYPE certchain_last_commit_timestamp_seconds gauge
+            certchain_last_commit_timestamp_seconds{node="\(me)"} \(String(format: "%.3f", Double(snap.lastCommitWallMs) / 1000))
+            # HELP certchain_peers_connected Validators this node has a working outbound connection to (of \(validators.count - 1)).
+            # TYPE certchain_peers_connected gauge
+            certchain_peers_connected{node="\(me)"} \(transport?.connectedPeers().count ?? 0)
+            # HELP certchain_peers_inbound Validators connected to this node.
+            # TYPE certchain_peers_inbound gauge
+            certchain_peers_inbound{node="\(me)"} \(transport?.inboundPeers().count ?? 0)
+            # HELP certchain_peer_frames_dropped_total Frames to peers dropped (a full send queue, a peer not connected, a frame too large).
+            # TYPE certchain_peer_frames_dropped_total counter
+            certchain_peer_frames_dropped_total{node="\(me)"} \(transport?.droppedFrameCount ?? 0)
+            # HELP certchain_http_responses_total HTTP answers of the API since this process started, by status class.
+            # TYPE certchain_http_responses_total counter
 
-            """
+            """ + (1...5).map { "certchain_http_responses_total{node=\"\(me)\",class=\"\($0)xx\"} \(httpAnswers[$0] ?? 0)\n" }.joined()
         return HTTPResponse(status: 200, headers: [("Content-Type", "text/plain; version=0.0.4")], body: Array(text.utf8))
     }
 

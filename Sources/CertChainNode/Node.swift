@@ -31,6 +31,8 @@ public final class Node: @unchecked Sendable {
     let sessions = SessionStore()
     /// Encoded certificate answers keyed by the state value they came from (AnswerCache.swift).
     let certificateAnswers = CertificateAnswerCache()
+    /// HTTP answers by status class, for /metrics.
+    let httpAnswers = ConcurrentSlots<Int>(count: 6)
     /// Peer messages waiting for the driver; beyond `driverBacklogMax` new ones are dropped (a flooding
     /// peer cannot grow memory without bound; PBFT repeats what matters).
     let backlogLock = NSLock()
@@ -131,7 +133,9 @@ public final class Node: @unchecked Sendable {
         let api = try HostPort(me.apiAddress)
         let server = HTTPServer(host: api.host, port: api.port, bodyBytesMax: APILimits.bodyBytesMax, handler: { [weak self] request in
             guard let self else { return .error(503, code: "stopping", message: "the node is stopping") }
-            return self.handle(request)
+            let response = self.handle(request)
+            self.countAnswer(status: response.status)
+            return response
         })
         try server.start()
         http = server
@@ -167,6 +171,12 @@ public final class Node: @unchecked Sendable {
             self?.backlogLock.withLock { self?.driverBacklog -= 1 }
             core.handle(message, from: peer)
         }
+    }
+
+    /// Counts one HTTP answer under its status class (1xx … 5xx) for /metrics.
+    func countAnswer(status: Int) {
+        let statusClass = min(max(status / 100, 1), 5)
+        httpAnswers.update(statusClass) { ($0 ?? 0) + 1 }
     }
 
     /// Offers a client transaction (thread-safe).

@@ -46,6 +46,8 @@ struct NodeSnapshot: Sendable {
     var primary: Int = 0
     var committedTransactions: UInt64 = 0
     var syncedBlocks: UInt64 = 0
+    /// Wall-clock time (ms since 1970) this process last saw the height move; 0 before the first block.
+    var lastCommitWallMs: Int64 = 0
 }
 
 /// Result of offering a transaction to a node.
@@ -308,6 +310,8 @@ public final class NodeCore: @unchecked Sendable {
             snapshotValue.primary = primary
             snapshotValue.committedTransactions += UInt64(committed)
             snapshotValue.syncedBlocks += UInt64(synced)
+            // Wall clock, not the driver's clock: an operator's alert compares it with the time of day.
+            if moved { snapshotValue.lastCommitWallMs = Int64(Date().timeIntervalSince1970 * 1000) }
             return moved
         }
         if heightMoved { heightChanged.withLock { heightChanged.broadcast() } }

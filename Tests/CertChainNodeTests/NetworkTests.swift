@@ -354,6 +354,17 @@ final class NetworkTests: XCTestCase {
         XCTAssertEqual(response.status, 404)
         XCTAssertEqual(errorCode(response), "not-found")
 
+        // An operator sees the refusals counted, the peer links and when the chain last moved.
+        let metrics = String(decoding: try api.request("GET", "/metrics").body, as: UTF8.self)
+        func metric(_ prefix: String) -> Double? {
+            metrics.split(separator: "\n").first { $0.hasPrefix(prefix) }.flatMap { Double($0.split(separator: " ").last ?? "") }
+        }
+        XCTAssertGreaterThanOrEqual(metric(#"certchain_http_responses_total{node="node1",class="4xx"}"#) ?? 0, 8, metrics)
+        XCTAssertGreaterThanOrEqual(metric(#"certchain_http_responses_total{node="node1",class="2xx"}"#) ?? -1, 0, metrics)
+        XCTAssertTrue((0...3).contains(Int(metric(#"certchain_peers_connected{node="node1"}"#) ?? -1)), metrics)
+        XCTAssertNotNil(metric(#"certchain_last_commit_timestamp_seconds{node="node1"}"#), metrics)
+        XCTAssertNotNil(metric(#"certchain_peer_frames_dropped_total{node="node1"}"#), metrics)
+
         // A well-formed transaction signed by the wrong key, and one by a signer the chain does not know.
         let orgKey = try PrivateKey(pem: String(contentsOfFile: testnet.keysDirectory + "/org-sz-tax-2.pem", encoding: .utf8))
         let wrongKey = try PrivateKey.generate(suite: genesis.suite)
