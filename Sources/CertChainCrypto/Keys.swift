@@ -73,8 +73,8 @@ public struct PublicKey: Sendable, Hashable {
     /// through `cc_sm2_verify` (OpenSSL's point arithmetic; a key that verifies often gets a precomputed table
     /// and verifies about 4× faster); Ed25519 through OpenSSL's EVP_DigestVerify.
     public func verify(signature: [UInt8], message: [UInt8]) -> Bool {
-        if signature.isEmpty || signature.count > 256 { return false }
         guard let sm2 else { return verifyWithDigestVerify(signature: signature, message: message) }
+        if signature.isEmpty || signature.count > 256 { return false }
         return signature.withUnsafeBufferPointer { sig in
             withNonNullBytes(message) { msg, count in
                 cc_sm2_verify(sm2.pointer, sig.baseAddress, sig.count, msg, count) == 1

@@ -508,35 +508,22 @@ public final class Bench: @unchecked Sendable {
             Target(name: "bytes per transaction", goal: "≤ 3072", value: bytesPerTransaction, met: bytesPerTransaction <= 3072),
         ]
         let formatter = ISO8601DateFormatter()
-        let perCommitted = 1e6 / Double(max(committedTimed, 1))
-        let cpuByValidator: [Double] = cpuSecondsByValidator.map { $0 * perCommitted }
-        let clientCpu: Double = clientCPUSeconds * perCommitted
-        let split = LatencySplit(
-            submitToProposalP50: wait.p50, submitToProposalP99: wait.p99, admissionP50: admission.p50, admissionP99: admission.p99,
-            proposalToCommitSeenP50: round.p50, proposalToCommitSeenP99: round.p99)
-        let catchUpBlocksPerSecond: Double = Double(catchUp.blocks) / max(catchUp.seconds, 0.001)
-        let queryErrors: Int = queries.map(\.errors).reduce(0, +)
-        let share: Double = throughput / physicalLimit
-        let verificationMicros: Double = verification * 1e6, nodeVerificationMicros: Double = nodeVerification * 1e6
-        let verificationsPerSecond: Double = 1 / verification
-        let cpuPerValidator: Double = cpuPerTransaction / Double(options.validators)
-        let date: String = formatter.string(from: Date())
-        let loadAfter: [Double] = benchLoadAverage()
-        let elapsed: Double = benchNow() - started
         return Results(
             label: options.label, suite: options.suite.rawValue, validators: options.validators, commit: options.commit,
-            date: date, loadAverageBefore: loadBefore, loadAverageAfter: loadAfter, cores: cores,
+            date: formatter.string(from: Date()), loadAverageBefore: loadBefore, loadAverageAfter: benchLoadAverage(), cores: cores,
             clients: options.clients, workloadTransactions: totalLines, transactionsPerSecond: throughput,
-            physicalLimitTransactionsPerSecond: physicalLimit, physicalLimitShare: share,
-            verificationMicroseconds: verificationMicros, nodeVerificationMicroseconds: nodeVerificationMicros,
-            verificationsPerSecondPerCore: verificationsPerSecond,
-            cpuSecondsPerTransactionAllValidators: cpuPerTransaction, cpuSecondsPerTransaction: cpuPerValidator,
-            cpuMicrosecondsPerTransactionByValidator: cpuByValidator,
+            physicalLimitTransactionsPerSecond: physicalLimit, physicalLimitShare: throughput / physicalLimit,
+            verificationMicroseconds: verification * 1e6, nodeVerificationMicroseconds: nodeVerification * 1e6,
+            verificationsPerSecondPerCore: 1 / verification,
+            cpuSecondsPerTransactionAllValidators: cpuPerTransaction, cpuSecondsPerTransaction: cpuPerTransaction / Double(options.validators),
+            cpuMicrosecondsPerTransactionByValidator: cpuSecondsByValidator.map { $0 / Double(max(committedTimed, 1)) * 1e6 },
             primaryValidator: genesis.validators[primaryIndex].id,
-            clientCpuMicrosecondsPerTransaction: clientCpu,
+            clientCpuMicrosecondsPerTransaction: clientCPUSeconds / Double(max(committedTimed, 1)) * 1e6,
             overheadRatio: overhead, latencyMsP50: latency.p50, latencyMsP99: latency.p99, latencyMsMax: latency.max,
             latencyRunOfferedPerSecond: halfRate, latencyRunTransactionsPerSecond: latencyFigures.transactionsPerSecond,
-            latencySplitMs: split,
+            latencySplitMs: LatencySplit(
+                submitToProposalP50: wait.p50, submitToProposalP99: wait.p99, admissionP50: admission.p50, admissionP99: admission.p99,
+                proposalToCommitSeenP50: round.p50, proposalToCommitSeenP99: round.p99),
             saturatedLatencyMsP50: saturatedLatency.p50, saturatedLatencyMsP99: saturatedLatency.p99, saturatedLatencyMsMax: saturatedLatency.max,
             receiptsOk: totals.ok, receiptsError: totals.errors,
             receiptsErrorExpected: totals.expectedErrors, receiptsUnexpected: totals.unexpected,
@@ -545,10 +532,10 @@ public final class Bench: @unchecked Sendable {
             validatorResidentMegabytes: resident, chainHeight: chain.height,
             growthSliceTransactions: options.sliceTransactions, growth: growth, growthStoppedBy: stoppedBy, growthLastToFirst: growthRatio,
             catchUpBlocks: catchUp.blocks, catchUpSeconds: catchUp.seconds,
-            catchUpBlocksPerSecond: catchUpBlocksPerSecond,
+            catchUpBlocksPerSecond: Double(catchUp.blocks) / max(catchUp.seconds, 0.001),
             catchUpTransactionsPerSecond: catchUpTransactionsPerSecond, liveBlocksPerSecond: liveBlocksPerSecond, catchUpRatio: catchUpRatio,
             queriesPerSecond: queriesPerSecond, queryLatencyMsP50: queryLatency.p50, queryLatencyMsP99: queryP99,
-            queryErrors: queryErrors, queryThreads: threads, targets: targets, elapsedSeconds: elapsed)
+            queryErrors: queries.map(\.errors).reduce(0, +), queryThreads: threads, targets: targets, elapsedSeconds: benchNow() - started)
     }
 
     /// Starts `perf record` (call graphs, 499 Hz) on each pid in the background, into DIR/perf-<pid>.data.

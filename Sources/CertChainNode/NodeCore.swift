@@ -705,12 +705,6 @@ public final class NodeCore: @unchecked Sendable {
         mempool.unpropose(dropped.flatMap(\.transactionIds))
     }
 
-    /// The ids of `transactions` (each its canonical bytes hashed), on all cores for a large block.
-    func transactionIds(_ transactions: [SignedTransaction]) -> [[UInt8]] {
-        let hash = hashAlgorithm
-        return concurrentMap(count: transactions.count) { transactions[$0].id(hash) }
-    }
-
     /// Executes transactions on top of the committed ledger and the in-flight blocks below `height`, and builds
     /// the block header over the results.
     func execute(transactions: [SignedTransaction], ids: [[UInt8]], height: UInt64, timestampMs: Int64, view: UInt64, proposer: String)
@@ -769,7 +763,7 @@ public final class NodeCore: @unchecked Sendable {
             log.warn("rejecting proposal \(request.sequence) from \(primaryId): \(problem)")
             return false
         }
-        let ids = transactionIds(block.transactions)
+        let ids = block.transactions.map { $0.id(hashAlgorithm) }
         if Set(ids.map(ByteKey.init)).count != ids.count {
             log.warn("rejecting proposal \(request.sequence): a transaction appears twice")
             return false
@@ -831,7 +825,7 @@ public final class NodeCore: @unchecked Sendable {
             dropInFlight(from: entry.sequence)
         }
         if block == nil, let decoded = try? Block.decode(entry.payload), decoded.header.previousHash == lastHash {
-            let ids = transactionIds(decoded.transactions)
+            let ids = decoded.transactions.map { $0.id(hashAlgorithm) }
             let mine = execute(
                 transactions: decoded.transactions, ids: ids, height: decoded.header.height, timestampMs: decoded.header.timestampMs,
                 view: decoded.header.view, proposer: decoded.header.proposer)
@@ -955,9 +949,8 @@ public final class NodeCore: @unchecked Sendable {
 
     func applySynced(_ blocks: [PeerMessage.SyncedBlock], from peer: Int) {
         if syncRequest?.peer == peer { syncRequest = nil }
-        // Decoded on all cores: each block's bytes alone give its result.
-        let decoded = concurrentMap(count: blocks.count, chunk: 2) { index in
-            (block: try? Block.decode(blocks[index].blockBytes), certificate: try? CommitCertificate.decode(blocks[index].certificateBytes))
+        let decoded = blocks.map { synced in
+            (block: try? Block.decode(synced.blockBytes), certificate: try? CommitCertificate.decode(synced.certificateBytes))
         }
         // Ask for the next range before executing this one, so the peer reads and sends it meanwhile. If this range
         // fails, that answer does not follow our height and is ignored; the request is made again from our height.
@@ -1001,7 +994,7 @@ public final class NodeCore: @unchecked Sendable {
                 peerHeights[peer] = nil
                 break
             }
-            let ids = transactionIds(block.transactions)
+            let ids = block.transactions.map { $0.id(hashAlgorithm) }
             let mine = execute(
                 transactions: block.transactions, ids: ids, height: block.header.height, timestampMs: block.header.timestampMs,
                 view: block.header.view, proposer: block.header.proposer)
@@ -1087,14 +1080,14 @@ final class VerifiedTransactions: @unchecked Sendable {
     /// for. Thread-safe.
     func verifyOnce(_ id: [UInt8], signature: [UInt8], verify: () -> Bool) -> Bool {
         let key = ByteKey(id + signature)
-        let mine: Bool = progress.withLock {
+        let verifiedBefore: Bool = progress.withLock {
             // Bounded: each wake-up follows the end of one verification of this key.
             while inProgress.contains(key) { progress.wait() }
-            if ids[key] != nil { return false }
+            if ids[key] != nil { return true }
             inProgress.insert(key)
-            return true
+            return false
         }
-        guard mine else { return true }
+        if verifiedBefore { return true }
         let valid = verify()
         progress.withLock {
             if valid { ids[key] = true }

@@ -18,14 +18,7 @@ func verifyCommand(_ arguments: Arguments) throws -> Int32 {
         if !error.usage { error.status = 2 }
         throw error
     }
-    var isDirectory: ObjCBool = false
-    guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-        throw CLIError(description: "cannot read \(path): no such file or directory", status: 2)
-    }
-    guard !isDirectory.boolValue else { throw CLIError(description: "cannot read \(path): it is a folder, not a proof file", status: 2) }
-    guard let data = readProofFile(path) else {
-        throw CLIError(description: "cannot read \(path): not readable (check its permissions)", status: 2)
-    }
+    let data = try fileBytes(path, what: "proof file", status: 2)
     let verdict = ProofVerifier.verify(document: Array(data), genesis: genesis)
     if verdict.valid {
         print("VALID: \(verdict.statement)")
@@ -33,12 +26,4 @@ func verifyCommand(_ arguments: Arguments) throws -> Int32 {
     }
     print("INVALID: \(verdict.statement)")
     return 1
-}
-
-/// The bytes of the file at `path`, nil when it cannot be opened or read; read through a file handle, so that a
-/// readable device such as /dev/null counts as empty (`FileManager.contents(atPath:)` gives nil for it).
-func readProofFile(_ path: String) -> Data? {
-    guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
-    defer { try? handle.close() }
-    return try? handle.readToEnd() ?? Data()
 }

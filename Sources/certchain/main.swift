@@ -61,12 +61,13 @@ struct CLIError: Error, CustomStringConvertible {
 struct CommandSpec {
     var options: Set<String> = []
     var flags: Set<String> = []
-    /// Most positional arguments, the subcommand's own name included (`keys generate`: 1).
-    var positionalMax = 0
+    /// Most positional arguments, the subcommand's own name included (`keys generate`: 1); nil when the command
+    /// checks them itself.
+    var positionalMax: Int? = 0
 
     /// Both specs' options and flags.
     func union(_ other: CommandSpec) -> CommandSpec {
-        CommandSpec(options: options.union(other.options), flags: flags.union(other.flags), positionalMax: max(positionalMax, other.positionalMax))
+        CommandSpec(options: options.union(other.options), flags: flags.union(other.flags), positionalMax: positionalMax.flatMap { mine in other.positionalMax.map { max(mine, $0) } })
     }
 
     static let auth: Set<String> = ["api", "key", "identity", "keys"]
@@ -94,7 +95,7 @@ struct CommandSpec {
         "tx": CommandSpec(options: auth, positionalMax: 1),
         "block": CommandSpec(options: auth, positionalMax: 1),
         "get": CommandSpec(options: auth, flags: ["raw"], positionalMax: 1),
-        "verify": CommandSpec(options: ["genesis"], positionalMax: 8),  // verify names the extras itself
+        "verify": CommandSpec(options: ["genesis"], positionalMax: nil),
         "login": CommandSpec(options: auth.union(["ttl", "certificate"])),
         "bench": CommandSpec(options: [
             "profile", "validators", "suite", "certificates", "clients", "slice", "slices", "growth-seconds", "phase-seconds",
@@ -155,11 +156,11 @@ struct Arguments {
             if let stray = options.keys.sorted().first(where: { !known.contains($0) }) ?? flags.sorted().first(where: { !known.contains($0) }) {
                 throw CLIError(description: "unknown option --\(stray) for `certchain \(command) \(subcommand)`", usage: true)
             }
-            if positional.count > sub.positionalMax {
-                throw CLIError(description: "unexpected argument(s) for `certchain \(command) \(subcommand)`: \(positional.dropFirst(sub.positionalMax).joined(separator: " "))", usage: true)
+            if let most = sub.positionalMax, positional.count > most {
+                throw CLIError(description: "unexpected argument(s) for `certchain \(command) \(subcommand)`: \(positional.dropFirst(most).joined(separator: " "))", usage: true)
             }
-        } else if let own = CommandSpec.all[command], positional.count > own.positionalMax {
-            throw CLIError(description: "unexpected argument(s) for `certchain \(command)`: \(positional.dropFirst(own.positionalMax).joined(separator: " "))", usage: true)
+        } else if let most = CommandSpec.all[command]?.positionalMax, positional.count > most {
+            throw CLIError(description: "unexpected argument(s) for `certchain \(command)`: \(positional.dropFirst(most).joined(separator: " "))", usage: true)
         }
     }
 
@@ -211,14 +212,24 @@ func usageLines(for command: String) -> String {
 
 /// The text of the file at `path`, or a clear error.
 func readFile(_ path: String) throws -> String {
+    guard let text = String(data: try fileBytes(path), encoding: .utf8) else { throw CLIError(description: "cannot read \(path): not UTF-8 text") }
+    return text
+}
+
+/// The bytes of the file at `path`, or an error saying why it cannot be read (`what` names the file expected in a
+/// folder's place; `status` is the exit status). Read through a file handle, so that a readable device such as
+/// /dev/null counts as empty.
+func fileBytes(_ path: String, what: String = "file", status: Int32 = 1) throws -> Data {
     var isDirectory: ObjCBool = false
     guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-        throw CLIError(description: "cannot read \(path): no such file")
+        throw CLIError(description: "cannot read \(path): no such file or directory", status: status)
     }
-    guard !isDirectory.boolValue else { throw CLIError(description: "cannot read \(path): it is a folder, not a file") }
-    guard let data = FileManager.default.contents(atPath: path) else { throw CLIError(description: "cannot read \(path): not readable (check its permissions)") }
-    guard let text = String(data: data, encoding: .utf8) else { throw CLIError(description: "cannot read \(path): not UTF-8 text") }
-    return text
+    guard !isDirectory.boolValue else { throw CLIError(description: "cannot read \(path): it is a folder, not a \(what)", status: status) }
+    guard let handle = FileHandle(forReadingAtPath: path), let data = try? handle.readToEnd() ?? Data() else {
+        throw CLIError(description: "cannot read \(path): not readable (check its permissions)", status: status)
+    }
+    try? handle.close()
+    return data
 }
 
 /// A client for the first URL of `--api`; a usage error when it is not an `http://HOST:PORT` URL.
@@ -657,6 +668,13 @@ func run() throws -> Int32 {
     case "status": printJSON(try get(try client(arguments), "/v1/status"))
     case "certificate", "history", "trace", "tx", "block", "get":
         guard let key = arguments.positional.first else { throw CLIError(description: "\(all[1]) needs an argument", usage: true) }
+        // What is sent is what is signed: a space or a #fragment would be either mangled on the way or signed and not
+        // sent. Checked before any request.
+        if all[1] == "get", let bad = key.unicodeScalars.first(where: { $0 == "#" || $0.properties.isWhitespace || $0.value < 0x20 }) {
+            throw CLIError(
+                description: "the path may not contain \(bad == "#" ? "a #fragment" : "spaces or control characters"); percent-encode them (a space is %20)",
+                usage: true)
+        }
         let api = try client(arguments)
         let signer = try requestSigner(arguments, api)
         let defaultKeys = signer == nil ? nil : defaultKeysFolder(arguments)
@@ -673,12 +691,6 @@ func run() throws -> Int32 {
             print(try ProvenanceTrace.render(number: key, options: options, get: { try read($0) }))
         case "tx": printJSON(try read("/v1/transactions/\(key)"))
         case "get":
-            // What is sent is what is signed: a space or a #fragment would be either mangled on the way or signed and not sent.
-            if let bad = key.unicodeScalars.first(where: { $0 == "#" || $0.properties.isWhitespace || $0.value < 0x20 }) {
-                throw CLIError(
-                    description: "the path may not contain \(bad == "#" ? "a #fragment" : "spaces or control characters"); percent-encode them (a space is %20)",
-                    usage: true)
-            }
             let body = try read(key.hasPrefix("/") ? key : "/" + key)
             if arguments.flags.contains("raw") { FileHandle.standardOutput.write(Data(body)) } else { printJSON(body) }
         default: printJSON(try read("/v1/blocks/\(key)"))
